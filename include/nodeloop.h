@@ -1,0 +1,26 @@
+/* nodeloop: extensions beyond the libuv 1.44 API.
+ *
+ * Everything here carries the nl_ prefix so that it can never collide with
+ * a present or future libuv name.
+ */
+#ifndef NODELOOP_H
+#define NODELOOP_H
+
+#include "uv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NL_VERSION_MAJOR 0
+#define NL_VERSION_MINOR 1
+#define NL_VERSION_PATCH 0
+
+/* nodeloop's own version, e.g. "0.1.0"; uv_version_string() gives the
+ * libuv API version nodeloop is compatible with. */
+UV_EXTERN const char* nl_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NODELOOP_H */

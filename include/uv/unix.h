@@ -1,0 +1,129 @@
+/* nodeloop: POSIX types behind the libuv API, and the private building
+ * blocks that public structures embed (queues, I/O watchers, pool items).
+ *
+ * Nothing declared with a uv__ prefix here is API: programs must not touch
+ * it. It is in a public header only because callers own the memory of
+ * handles and requests, so the compiler must know their full size.
+ */
+#ifndef UV_UNIX_H_
+#define UV_UNIX_H_
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <dirent.h>
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <termios.h>
+#include <pwd.h>
+#include <semaphore.h>
+#include <pthread.h>
+#include <signal.h>
+
+/* A node of an intrusive, circular, doubly linked list. The same type serves
+ * as list head and as element link; an empty head points to itself. Its
+ * layout is that of libuv's `void* [2]` queue fields.
+ */
+struct uv__queue {
+  struct uv__queue* next;
+  struct uv__queue* prev;
+};
+
+#include "uv/threadpool.h"
+#include "uv/linux.h"
+
+struct uv_loop_s;
+struct uv__io_s;
+
+typedef void (*uv__io_cb)(struct uv_loop_s* loop,
+                          struct uv__io_s* w,
+                          unsigned int events);
+
+/* A file descriptor watched by the loop's poller. `wanted` is the interest
+ * the owner asked for; `armed` is what the kernel currently has, so changes
+ * are batched and applied once per poll.
+ */
+typedef struct uv__io_s {
+  uv__io_cb cb;
+  struct uv__queue pending_node;
+  struct uv__queue change_node;
+  unsigned int wanted;
+  unsigned int armed;
+  int fd;
+  unsigned int reserved;
+} uv__io_t;
+
+typedef struct uv_buf_t {
+  char* base;
+  size_t len;
+} uv_buf_t;
+
+typedef int uv_file;
+typedef int uv_os_sock_t;
+typedef int uv_os_fd_t;
+typedef pid_t uv_pid_t;
+typedef gid_t uv_gid_t;
+typedef uid_t uv_uid_t;
+
+#define UV_ONCE_INIT PTHREAD_ONCE_INIT
+
+typedef pthread_once_t uv_once_t;
+typedef pthread_t uv_thread_t;
+typedef pthread_mutex_t uv_mutex_t;
+typedef pthread_rwlock_t uv_rwlock_t;
+typedef sem_t uv_sem_t;
+typedef pthread_cond_t uv_cond_t;
+typedef pthread_key_t uv_key_t;
+typedef pthread_barrier_t uv_barrier_t;
+
+typedef struct dirent uv__dirent_t;
+
+typedef struct {
+  void* handle;
+  char* errmsg;
+} uv_lib_t;
+
+/* dirent d_type values (fixed by the Linux ABI). */
+#define UV__DT_FIFO   1
+#define UV__DT_CHAR   2
+#define UV__DT_DIR    4
+#define UV__DT_BLOCK  6
+#define UV__DT_FILE   8
+#define UV__DT_LINK   10
+#define UV__DT_SOCKET 12
+
+/* open(2) flags for uv_fs_open(). The values are spelled out rather than
+ * taken from <fcntl.h> so that they do not depend on the feature macros of
+ * the program that includes this header: the ABI must be one thing.
+ */
+#define UV_FS_O_APPEND      02000
+#define UV_FS_O_CREAT       0100
+#define UV_FS_O_DIRECT      040000
+#define UV_FS_O_DIRECTORY   0200000
+#define UV_FS_O_DSYNC       010000
+#define UV_FS_O_EXCL        0200
+#define UV_FS_O_EXLOCK      0
+#define UV_FS_O_NOATIME     0
+#define UV_FS_O_NOCTTY      0400
+#define UV_FS_O_NOFOLLOW    0400000
+#define UV_FS_O_NONBLOCK    04000
+#define UV_FS_O_RDONLY      00
+#define UV_FS_O_RDWR        02
+#define UV_FS_O_SYMLINK     0
+#define UV_FS_O_SYNC        04010000
+#define UV_FS_O_TRUNC       01000
+#define UV_FS_O_WRONLY      01
+
+/* Windows-only hints, accepted and ignored. */
+#define UV_FS_O_FILEMAP     0
+#define UV_FS_O_RANDOM      0
+#define UV_FS_O_SHORT_LIVED 0
+#define UV_FS_O_SEQUENTIAL  0
+#define UV_FS_O_TEMPORARY   0
+
+#endif /* UV_UNIX_H_ */

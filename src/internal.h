@@ -1,0 +1,209 @@
+/* nodeloop internals shared between source files: handle and request
+ * bookkeeping, the allocator, the poller contract and the watcher API.
+ * Everything here is hidden from the library's users (-fvisibility=hidden)
+ * and carries the uv__ or nl__ prefix.
+ */
+#ifndef NL_INTERNAL_H_
+#define NL_INTERNAL_H_
+
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uv.h"
+#include "nodeloop.h"
+#include "queue.h"
+
+#define UV__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Branch hints for checks that a correct caller never fails. */
+#define UV__LIKELY(x) __builtin_expect(!!(x), 1)
+#define UV__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---------------------------------------------------------------------
+ * Handle flags (uv_handle_t.flags). The low bits are common to every
+ * handle; the high bits belong to the handle type. The value of
+ * UV__HANDLE_BLOCKING_WRITES is the one libuv's own tests look for.
+ */
+enum {
+  UV__HANDLE_CLOSING = 0x00000001,
+  UV__HANDLE_CLOSED = 0x00000002,
+  UV__HANDLE_ACTIVE = 0x00000004,
+  UV__HANDLE_REF = 0x00000008,
+  UV__HANDLE_INTERNAL = 0x00000010,
+  UV__HANDLE_CLOSE_PENDING = 0x00000020,
+
+  UV__HANDLE_READING = 0x00001000,
+  UV__HANDLE_READABLE = 0x00002000,
+  UV__HANDLE_WRITABLE = 0x00004000,
+  UV__HANDLE_SHUTTING = 0x00008000,
+  UV__HANDLE_SHUT = 0x00010000,
+  UV__HANDLE_READ_EOF = 0x00020000,
+  UV__HANDLE_BLOCKING_WRITES = 0x00100000,
+
+  UV__TIMER_GROUPED = 0x01000000, /* member of a group, not its head */
+  UV__ASYNC_IN_READY = 0x01000000
+};
+
+/* Loop flags (uv_loop_t.flags). */
+enum {
+  UV__LOOP_BLOCK_SIGPROF = 0x1,
+  UV__LOOP_METRICS_IDLE = 0x2,
+  UV__LOOP_CLOSED = 0x4,
+  UV__LOOP_RUNNING = 0x8
+};
+
+/* ---------------------------------------------------------------------
+ * Allocation: every allocation of the library goes through these, so
+ * uv_replace_allocator() sees all of it. uv__free() preserves errno.
+ */
+void* uv__malloc(size_t size);
+void* uv__calloc(size_t count, size_t size);
+void* uv__realloc(void* ptr, size_t size);
+void* uv__reallocf(void* ptr, size_t size);
+void uv__free(void* ptr);
+char* uv__strdup(const char* s);
+char* uv__strndup(const char* s, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Handles and requests.
+ */
+void uv__handle_init(uv_loop_t* loop, uv_handle_t* h, uv_handle_type type);
+
+static inline int uv__is_active(const uv_handle_t* h) {
+  return (h->flags & UV__HANDLE_ACTIVE) != 0;
+}
+
+static inline int uv__is_closing(const uv_handle_t* h) {
+  return (h->flags & (UV__HANDLE_CLOSING | UV__HANDLE_CLOSED)) != 0;
+}
+
+/* Active and referenced handles keep the loop alive. */
+static inline void uv__handle_start(uv_handle_t* h) {
+  if (h->flags & UV__HANDLE_ACTIVE)
+    return;
+  h->flags |= UV__HANDLE_ACTIVE;
+  if (h->flags & UV__HANDLE_REF)
+    h->loop->active_handles++;
+}
+
+static inline void uv__handle_stop(uv_handle_t* h) {
+  if (!(h->flags & UV__HANDLE_ACTIVE))
+    return;
+  h->flags &= ~UV__HANDLE_ACTIVE;
+  if (h->flags & UV__HANDLE_REF)
+    h->loop->active_handles--;
+}
+
+static inline void uv__req_init(uv_loop_t* loop, uv_req_t* req,
+                                uv_req_type type) {
+  (void) loop;
+  req->type = type;
+}
+
+static inline void uv__req_register(uv_loop_t* loop) {
+  loop->active_reqs.count++;
+}
+
+static inline void uv__req_unregister(uv_loop_t* loop) {
+  assert(loop->active_reqs.count > 0);
+  loop->active_reqs.count--;
+}
+
+int uv__loop_alive(const uv_loop_t* loop);
+
+/* Puts a closing handle on the loop's close list; its close callback runs
+ * in the close phase. Handle types whose close must wait for something
+ * (a signal still in flight) call it later themselves. */
+void uv__make_close_pending(uv_handle_t* h);
+
+/* Per-type close steps, called by uv_close(). */
+void uv__timer_close(uv_timer_t* handle);
+void uv__idle_close(uv_idle_t* handle);
+void uv__prepare_close(uv_prepare_t* handle);
+void uv__check_close(uv_check_t* handle);
+void uv__async_close(uv_async_t* handle);
+
+/* ---------------------------------------------------------------------
+ * Time.
+ */
+uint64_t uv__hrtime_ns(void);          /* CLOCK_MONOTONIC, nanoseconds */
+uint64_t uv__loop_clock_ms(void);      /* the loop's millisecond clock */
+
+static inline void uv__update_time(uv_loop_t* loop) {
+  loop->time = uv__loop_clock_ms();
+}
+
+/* ---------------------------------------------------------------------
+ * Phases of one loop iteration (run in core.c).
+ */
+void uv__run_timers(uv_loop_t* loop);
+int uv__next_timeout(const uv_loop_t* loop);
+void uv__timers_init(uv_loop_t* loop);
+void uv__run_idle(uv_loop_t* loop);
+void uv__run_prepare(uv_loop_t* loop);
+void uv__run_check(uv_loop_t* loop);
+int uv__run_pending(uv_loop_t* loop);
+
+/* ---------------------------------------------------------------------
+ * Watchers: a file descriptor the poller reports on. Interest changes are
+ * recorded and handed to the kernel once, just before the next wait.
+ */
+#define UV__POLLIN 0x001u
+#define UV__POLLPRI 0x002u
+#define UV__POLLOUT 0x004u
+#define UV__POLLERR 0x008u
+#define UV__POLLHUP 0x010u
+#define UV__POLLRDHUP 0x2000u
+
+void uv__io_init(uv__io_t* w, uv__io_cb cb, int fd);
+int uv__io_start(uv_loop_t* loop, uv__io_t* w, unsigned int events);
+void uv__io_stop(uv_loop_t* loop, uv__io_t* w, unsigned int events);
+void uv__io_close(uv_loop_t* loop, uv__io_t* w);
+void uv__io_feed(uv_loop_t* loop, uv__io_t* w);
+int uv__io_active(const uv__io_t* w, unsigned int events);
+
+/* ---------------------------------------------------------------------
+ * The poller contract. One implementation per kernel interface (epoll
+ * now, io_uring later); core.c and io.c call only these.
+ */
+int uv__poller_init(uv_loop_t* loop);
+void uv__poller_close(uv_loop_t* loop);
+int uv__poller_fork(uv_loop_t* loop);
+/* Applies pending interest changes, waits up to timeout ms (-1: no limit)
+ * and runs the callbacks of ready watchers. */
+void uv__poller_poll(uv_loop_t* loop, int timeout);
+/* Forgets fd, including events already fetched for it in this round. */
+void uv__poller_invalidate_fd(uv_loop_t* loop, int fd);
+/* 0 if fd can be watched, else a UV_E* code (regular files cannot). */
+int uv__poller_check_fd(uv_loop_t* loop, int fd);
+
+/* ---------------------------------------------------------------------
+ * Async wakeups and the worker pool's completion path.
+ */
+int uv__async_loop_init(uv_loop_t* loop);
+void uv__async_loop_close(uv_loop_t* loop);
+int uv__async_loop_fork(uv_loop_t* loop);
+void uv__async_wake(uv_loop_t* loop);
+
+/* ---------------------------------------------------------------------
+ * Process-wide teardown steps run by uv_library_shutdown().
+ */
+void uv__process_title_cleanup(void);
+
+/* ---------------------------------------------------------------------
+ * Small system helpers (each returns 0 or a negative UV_E* code).
+ */
+int uv__close(int fd);                 /* close, ignoring EINTR */
+int uv__cloexec(int fd, int set);
+int uv__nonblock(int fd, int set);
+
+/* errno of the failed call, as a UV_E* code. The one place errno turns
+ * into a return value. */
+static inline int uv__neg_errno(void) {
+  return -errno;
+}
+
+#endif /* NL_INTERNAL_H_ */

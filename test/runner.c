@@ -1,0 +1,113 @@
+/* The test runner: `test-X NAME` runs one case; `test-X --list` lists
+ * them; `test-X` alone runs every case of the file, each in a child. */
+#include "test.h"
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct nl_test* tests;
+static struct nl_test** tests_tail = &tests;
+static const char* current = "?";
+static char tmpdir[256];
+
+void nl_test_register(struct nl_test* t) {
+  *tests_tail = t;
+  tests_tail = &t->next;
+}
+
+void nl_test_fail(const char* file, int line, const char* what) {
+  fprintf(stderr, "FAIL %s: %s:%d: check failed: %s\n", current, file, line,
+          what);
+  fflush(stderr);
+  abort();
+}
+
+void nl_test_fail_int(const char* file, int line, const char* a,
+                      const char* b, int64_t va, int64_t vb) {
+  fprintf(stderr, "  %s = %" PRId64 "\n  %s = %" PRId64 "\n", a, va, b, vb);
+  nl_test_fail(file, line, "equality");
+}
+
+void nl_test_skip(const char* why) {
+  printf("SKIP %s: %s\n", current, why);
+  fflush(stdout);
+  exit(77);
+}
+
+static int remove_entry(const char* path, const struct stat* st, int type,
+                        struct FTW* ftw) {
+  (void) st;
+  (void) type;
+  (void) ftw;
+  remove(path);
+  return 0;
+}
+
+static void remove_tmpdir(void) {
+  if (tmpdir[0] != '\0')
+    nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char* nl_test_tmpdir(void) {
+  const char* base;
+  if (tmpdir[0] != '\0')
+    return tmpdir;
+  base = getenv("TMPDIR");
+  if (base == NULL || base[0] == '\0')
+    base = "/tmp";
+  snprintf(tmpdir, sizeof(tmpdir), "%s/nl-test-XXXXXX", base);
+  if (mkdtemp(tmpdir) == NULL) {
+    perror("mkdtemp");
+    abort();
+  }
+  atexit(remove_tmpdir);
+  return tmpdir;
+}
+
+static int run_one(struct nl_test* t) {
+  current = t->name;
+  t->fn();
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  struct nl_test* t;
+  int failed = 0;
+
+  /* Unbuffered output keeps the order of the runner's and the library's
+   * messages when a case fails. */
+  setvbuf(stdout, NULL, _IONBF, 0);
+
+  if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+    for (t = tests; t != NULL; t = t->next)
+      printf("%s\n", t->name);
+    return 0;
+  }
+
+  if (argc > 1) {
+    for (t = tests; t != NULL; t = t->next)
+      if (strcmp(t->name, argv[1]) == 0)
+        return run_one(t);
+    fprintf(stderr, "no test named %s\n", argv[1]);
+    return 2;
+  }
+
+  for (t = tests; t != NULL; t = t->next) {
+    pid_t pid = fork();
+    int status;
+    if (pid == 0)
+      _exit(run_one(t));
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+      printf("skip %s\n", t->name);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      printf("ok   %s\n", t->name);
+    else {
+      printf("FAIL %s\n", t->name);
+      failed++;
+    }
+  }
+  return failed != 0;
+}

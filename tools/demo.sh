@@ -1,0 +1,9 @@
+#!/bin/sh
+# Runs the demo programs of examples/ from a build directory.
+set -e
+dir=${1:-build}
+for ex in hello; do
+  echo "=== examples/$ex.c"
+  "$dir/examples/$ex"
+  echo
+done
