@@ -381,7 +381,6 @@ union uv__handle_scratch {
     struct uv__queue group;         /* timers of one due time, in order */
   } timer;
   struct {
-    struct uv__queue ready;         /* loop-side list of signalled asyncs */
     void* next;                     /* link in the cross-thread stack */
   } async;
   int fd;
@@ -774,7 +773,7 @@ struct uv_async_s {
   UV_HANDLE_FIELDS
   /* private */
   uv_async_cb async_cb;
-  struct uv__queue queue;
+  struct uv__queue queue;         /* in the loop's ready list */
   int pending;
 };
 
@@ -1636,9 +1635,8 @@ struct uv_loop_s {
   uv_handle_t* closing_tail;
   uv_timer_t* timer_heap_min;
   unsigned int timer_heap_count;
-  unsigned int timer_pass;                /* nonzero while timers run */
+  int phase;                              /* phase being run, for hooks */
   uint64_t timer_counter;                 /* start order of timers */
-  uint64_t timer_pass_limit;              /* timers started later wait */
   uv_timer_t* timer_last;                 /* last started, for grouping */
   struct uv__queue wq_done;               /* pool completions, wq_mutex */
   uv_mutex_t wq_mutex;
@@ -1646,17 +1644,14 @@ struct uv_loop_s {
   int wq_notified;                        /* wakeup already requested */
   void* poll_events;                      /* events being dispatched */
   int poll_nevents;
-  int poll_iter;
-  uint64_t idle_time;                     /* ns spent waiting, if enabled */
-  uint64_t poll_entered;
-  uv_mutex_t metrics_mutex;
   int signal_pipefd[2];
+  uint64_t idle_time;                     /* ns spent waiting, if enabled */
   uv__io_t signal_io_watcher;
   struct uv__queue process_handles;
   UV__LOOP_LINUX_FIELDS
   void* trace;                            /* tracing and metrics hooks */
   uint64_t iteration;
-  char reserved_tail[296];
+  char reserved_tail[352];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

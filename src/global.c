@@ -93,4 +93,5 @@ void uv_library_shutdown(void) {
   /* Runs at most once; later calls are no-ops, as documented. */
   if (atomic_exchange(&shutdown_done, 1) != 0)
     return;
+  uv__process_title_cleanup();
 }

@@ -187,6 +187,8 @@ int uv__async_loop_init(uv_loop_t* loop);
 void uv__async_loop_close(uv_loop_t* loop);
 int uv__async_loop_fork(uv_loop_t* loop);
 void uv__async_wake(uv_loop_t* loop);
+/* Runs the completions the worker pool delivered to this loop. */
+void uv__work_done(uv_loop_t* loop);
 
 /* ---------------------------------------------------------------------
  * Process-wide teardown steps run by uv_library_shutdown().

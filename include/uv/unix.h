@@ -55,7 +55,7 @@ typedef struct uv__io_s {
   unsigned int wanted;
   unsigned int armed;
   int fd;
-  unsigned int reserved;
+  unsigned int fed_events;  /* events for a callback run by the pending phase */
 } uv__io_t;
 
 typedef struct uv_buf_t {

@@ -1,0 +1,191 @@
+/* Async handles: wake a loop from any thread, or from a signal handler.
+ *
+ * All async handles of a loop share one eventfd, which is also the
+ * wakeup of the worker pool's completions. uv_async_send() marks the
+ * handle and pushes it on a lock-free stack owned by the loop; only the
+ * push that finds the stack empty writes to the eventfd, so a burst of
+ * sends to any number of handles costs one system call. The loop drains
+ * the stack when the eventfd is readable and runs each marked handle once,
+ * in the order of the sends: no scan over all handles.
+ *
+ * pending: 0 idle, 1 a sender is pushing it, 2 on the stack or ready list.
+ */
+#include "internal.h"
+#include "dispatch.h"
+
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum { ASYNC_IDLE = 0, ASYNC_PUSHING = 1, ASYNC_QUEUED = 2 };
+
+/* Waits out a sender that has claimed the handle but not yet finished its
+ * push: a handful of instructions, unless that thread was preempted. */
+static void wait_for_sender(uv_async_t* h) {
+  while (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) == ASYNC_PUSHING)
+    sched_yield();
+}
+
+void uv__async_wake(uv_loop_t* loop) {
+  static const uint64_t one = 1;
+  ssize_t r;
+
+  do
+    r = write(loop->async_fd, &one, sizeof(one));
+  while (r == -1 && errno == EINTR);
+  /* EAGAIN means the counter is saturated: the loop will wake anyway. */
+}
+
+int uv_async_send(uv_async_t* handle) {
+  uv_loop_t* loop;
+  void* head;
+  int expected = ASYNC_IDLE;
+
+  if (handle == NULL || handle->type != UV_ASYNC)
+    return UV_EINVAL;
+  /* Cheap check first: a handle already marked needs nothing more. */
+  if (__atomic_load_n(&handle->pending, __ATOMIC_RELAXED) != ASYNC_IDLE)
+    return 0;
+  if (!__atomic_compare_exchange_n(&handle->pending, &expected, ASYNC_PUSHING,
+                                   0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    return 0;
+
+  loop = handle->loop;
+  head = __atomic_load_n(&loop->async_stack, __ATOMIC_RELAXED);
+  do
+    handle->u.async.next = head;
+  while (!__atomic_compare_exchange_n(&loop->async_stack, &head, handle, 1,
+                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  __atomic_store_n(&handle->pending, ASYNC_QUEUED, __ATOMIC_RELEASE);
+
+  if (head == NULL)
+    uv__async_wake(loop);
+  return 0;
+}
+
+/* Moves everything senders pushed onto the loop's ready list, oldest
+ * first. Loop thread only. */
+static void collect(uv_loop_t* loop) {
+  uv_async_t* h;
+  uv_async_t* prev = NULL;
+  uv_async_t* next;
+
+  h = __atomic_exchange_n(&loop->async_stack, NULL, __ATOMIC_ACQUIRE);
+  /* The stack is newest first; reverse it. */
+  while (h != NULL) {
+    next = h->u.async.next;
+    h->u.async.next = prev;
+    prev = h;
+    h = next;
+  }
+  for (h = prev; h != NULL; h = h->u.async.next)
+    uv__queue_insert_tail(&loop->async_ready, &h->queue);
+}
+
+static void async_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
+  struct uv__queue* q;
+  uv_async_t* h;
+  uint64_t count;
+  ssize_t r;
+
+  (void) w;
+  (void) events;
+  /* Reset the counter first: a send racing with the drain below then
+   * makes the eventfd readable again instead of being lost. */
+  do
+    r = read(loop->async_fd, &count, sizeof(count));
+  while (r == -1 && errno == EINTR);
+
+  collect(loop);
+  while (!uv__queue_empty(&loop->async_ready)) {
+    q = uv__queue_head(&loop->async_ready);
+    uv__queue_remove(q);
+    h = uv__container_of(q, uv_async_t, queue);
+    wait_for_sender(h);
+    /* Cleared before the callback, so a send from inside it (or from
+     * another thread meanwhile) schedules the handle again. */
+    __atomic_store_n(&h->pending, ASYNC_IDLE, __ATOMIC_RELEASE);
+    if (h->async_cb != NULL)
+      uv__dispatch_async(h);
+  }
+
+  uv__work_done(loop);
+}
+
+int uv_async_init(uv_loop_t* loop, uv_async_t* handle, uv_async_cb async_cb) {
+  if (loop == NULL || handle == NULL)
+    return UV_EINVAL;
+  uv__handle_init(loop, (uv_handle_t*) handle, UV_ASYNC);
+  handle->async_cb = async_cb;
+  handle->pending = ASYNC_IDLE;
+  uv__queue_init(&handle->queue);
+  handle->u.async.next = NULL;
+  uv__handle_start((uv_handle_t*) handle);
+  return 0;
+}
+
+/* A closing handle must leave the stack and the ready list before its
+ * memory can be reused. Sends after uv_close() are caller bugs; the handle
+ * stays marked, so they are ignored. */
+void uv__async_close(uv_async_t* handle) {
+  uv_loop_t* loop = handle->loop;
+
+  wait_for_sender(handle);
+  if (__atomic_load_n(&handle->pending, __ATOMIC_ACQUIRE) == ASYNC_QUEUED) {
+    collect(loop);
+    uv__queue_remove(&handle->queue);
+    /* What else was collected still needs its dispatch. */
+    if (!uv__queue_empty(&loop->async_ready))
+      uv__async_wake(loop);
+  } else {
+    __atomic_store_n(&handle->pending, ASYNC_QUEUED, __ATOMIC_RELEASE);
+  }
+  uv__handle_stop((uv_handle_t*) handle);
+}
+
+/* ---------------------------------------------------------------------
+ * The loop's wakeup descriptor.
+ */
+static int open_wakeup(uv_loop_t* loop) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int err;
+
+  if (fd == -1)
+    return uv__neg_errno();
+  loop->async_fd = fd;
+  uv__io_init(&loop->async_io_watcher, async_io, fd);
+  err = uv__io_start(loop, &loop->async_io_watcher, UV__POLLIN);
+  if (err != 0) {
+    uv__close(fd);
+    loop->async_fd = -1;
+  }
+  return err;
+}
+
+int uv__async_loop_init(uv_loop_t* loop) {
+  loop->async_stack = NULL;
+  uv__queue_init(&loop->async_ready);
+  return open_wakeup(loop);
+}
+
+void uv__async_loop_close(uv_loop_t* loop) {
+  if (loop->async_fd == -1)
+    return;
+  uv__io_close(loop, &loop->async_io_watcher);
+  uv__close(loop->async_fd);
+  loop->async_fd = -1;
+}
+
+/* The child of a fork() must not share the parent's eventfd. Sends that
+ * were pending at the fork are delivered in the child too. */
+int uv__async_loop_fork(uv_loop_t* loop) {
+  int err;
+
+  uv__async_loop_close(loop);
+  err = open_wakeup(loop);
+  if (err != 0)
+    return err;
+  if (loop->async_stack != NULL || !uv__queue_empty(&loop->async_ready))
+    uv__async_wake(loop);
+  return 0;
+}

@@ -1,0 +1,216 @@
+/* uv_run(): one loop iteration is the sequence of phases Node.js documents:
+ *
+ *   timers -> pending callbacks -> idle -> prepare -> poll -> check -> close
+ *
+ * Each phase is one named call below, bracketed by the dispatch hooks, so
+ * the function reads like the diagram (docs/design.md describes the same
+ * steps in the same order).
+ */
+#include "internal.h"
+#include "dispatch.h"
+
+/* Callbacks deferred by the poll phase (completed writes, for instance)
+ * run right after it, a bounded number of rounds so that callbacks that
+ * keep deferring more cannot starve the rest of the loop. */
+#define UV__PENDING_ROUNDS_AFTER_POLL 8
+
+int uv__loop_alive(const uv_loop_t* loop) {
+  return loop->active_handles > 0 || loop->active_reqs.count > 0 ||
+         loop->closing_head != NULL;
+}
+
+int uv_loop_alive(const uv_loop_t* loop) {
+  if (loop == NULL)
+    return 0;
+  return uv__loop_alive(loop);
+}
+
+/* 0 when anything can run without waiting; otherwise the time until the
+ * nearest timer, or -1 (wait for I/O without limit). */
+static int backend_timeout(const uv_loop_t* loop) {
+  if (loop->stop_flag != 0)
+    return 0;
+  if (loop->active_handles == 0 && loop->active_reqs.count == 0)
+    return 0;
+  if (!uv__queue_empty(&loop->idle_handles))
+    return 0;
+  if (!uv__queue_empty(&loop->pending_queue))
+    return 0;
+  if (loop->closing_head != NULL)
+    return 0;
+  return uv__next_timeout(loop);
+}
+
+/* For programs that wait on uv_backend_fd() themselves: interest changes
+ * reach the kernel only inside uv_run(), so while some are recorded the
+ * embedder must not block on the descriptor before running the loop. */
+int uv_backend_timeout(const uv_loop_t* loop) {
+  if (loop == NULL)
+    return 0;
+  if (!uv__queue_empty(&loop->watcher_queue))
+    return 0;
+  return backend_timeout(loop);
+}
+
+/* Runs the callbacks of watchers fed to the pending queue. Returns whether
+ * any ran. Watchers fed while this runs wait for the next round. */
+int uv__run_pending(uv_loop_t* loop) {
+  struct uv__queue batch;
+  struct uv__queue* q;
+  unsigned int events;
+  uv__io_t* w;
+
+  if (uv__queue_empty(&loop->pending_queue))
+    return 0;
+  uv__queue_move(&loop->pending_queue, &batch);
+  while (!uv__queue_empty(&batch)) {
+    q = uv__queue_head(&batch);
+    uv__queue_remove(q);
+    w = uv__container_of(q, uv__io_t, pending_node);
+    events = w->fed_events != 0 ? w->fed_events : UV__POLLOUT;
+    w->fed_events = 0;
+    uv__dispatch_io(loop, w, events);
+  }
+  return 1;
+}
+
+static void finish_close(uv_handle_t* h) {
+  assert(h->flags & UV__HANDLE_CLOSING);
+  assert(!(h->flags & UV__HANDLE_CLOSED));
+  h->flags |= UV__HANDLE_CLOSED;
+  h->flags &= ~UV__HANDLE_CLOSE_PENDING;
+  uv__queue_remove(&h->handle_queue);
+  if (h->close_cb != NULL)
+    uv__dispatch_close(h);
+}
+
+/* Close callbacks run in the order of the uv_close() calls. Handles closed
+ * by these callbacks wait for the next iteration's close phase. */
+static void run_closing_handles(uv_loop_t* loop) {
+  uv_handle_t* h = loop->closing_head;
+  uv_handle_t* next;
+
+  loop->closing_head = NULL;
+  loop->closing_tail = NULL;
+  while (h != NULL) {
+    next = h->next_closing;
+    h->next_closing = NULL;
+    finish_close(h);
+    h = next;
+  }
+}
+
+void uv__make_close_pending(uv_handle_t* h) {
+  uv_loop_t* loop = h->loop;
+
+  assert(h->flags & UV__HANDLE_CLOSING);
+  assert(!(h->flags & UV__HANDLE_CLOSE_PENDING));
+  h->flags |= UV__HANDLE_CLOSE_PENDING;
+  h->next_closing = NULL;
+  if (loop->closing_tail != NULL)
+    loop->closing_tail->next_closing = h;
+  else
+    loop->closing_head = h;
+  loop->closing_tail = h;
+}
+
+static void phase_timers(uv_loop_t* loop) {
+  nl__phase_enter(loop, NL__PHASE_TIMERS);
+  uv__run_timers(loop);
+  nl__phase_leave(loop, NL__PHASE_TIMERS);
+}
+
+static void phase_pending(uv_loop_t* loop) {
+  nl__phase_enter(loop, NL__PHASE_PENDING);
+  uv__run_pending(loop);
+  nl__phase_leave(loop, NL__PHASE_PENDING);
+}
+
+static void phase_idle(uv_loop_t* loop) {
+  nl__phase_enter(loop, NL__PHASE_IDLE);
+  uv__run_idle(loop);
+  nl__phase_leave(loop, NL__PHASE_IDLE);
+}
+
+static void phase_prepare(uv_loop_t* loop) {
+  nl__phase_enter(loop, NL__PHASE_PREPARE);
+  uv__run_prepare(loop);
+  nl__phase_leave(loop, NL__PHASE_PREPARE);
+}
+
+static void phase_poll(uv_loop_t* loop, int timeout) {
+  int round;
+
+  nl__phase_enter(loop, NL__PHASE_POLL);
+  uv__poller_poll(loop, timeout);
+  for (round = 0; round < UV__PENDING_ROUNDS_AFTER_POLL; round++)
+    if (!uv__run_pending(loop))
+      break;
+  nl__phase_leave(loop, NL__PHASE_POLL);
+}
+
+static void phase_check(uv_loop_t* loop) {
+  nl__phase_enter(loop, NL__PHASE_CHECK);
+  uv__run_check(loop);
+  nl__phase_leave(loop, NL__PHASE_CHECK);
+}
+
+static void phase_close(uv_loop_t* loop) {
+  nl__phase_enter(loop, NL__PHASE_CLOSING);
+  run_closing_handles(loop);
+  nl__phase_leave(loop, NL__PHASE_CLOSING);
+}
+
+int uv_run(uv_loop_t* loop, uv_run_mode mode) {
+  int can_sleep;
+  int timeout;
+  int alive;
+
+  if (loop == NULL || (unsigned int) mode > UV_RUN_NOWAIT)
+    return UV_EINVAL;
+
+  alive = uv__loop_alive(loop);
+  if (!alive)
+    uv__update_time(loop);
+
+  while (alive && loop->stop_flag == 0) {
+    uv__update_time(loop);
+    phase_timers(loop);
+
+    /* UV_RUN_ONCE must not block when this iteration had pending or idle
+     * callbacks to run, even if they stopped themselves since. */
+    can_sleep = uv__queue_empty(&loop->pending_queue) &&
+                uv__queue_empty(&loop->idle_handles);
+    phase_pending(loop);
+    phase_idle(loop);
+    phase_prepare(loop);
+
+    timeout = 0;
+    if (mode == UV_RUN_DEFAULT || (mode == UV_RUN_ONCE && can_sleep))
+      timeout = backend_timeout(loop);
+    phase_poll(loop, timeout);
+
+    phase_check(loop);
+    phase_close(loop);
+
+    if (mode == UV_RUN_ONCE) {
+      /* UV_RUN_ONCE promises progress: a poll that ended by its timeout
+       * must still run the timer it waited for. */
+      uv__update_time(loop);
+      phase_timers(loop);
+    }
+    loop->iteration++;
+    alive = uv__loop_alive(loop);
+    if (mode != UV_RUN_DEFAULT)
+      break;
+  }
+
+  /* A stop request ends this call only; the next uv_run() runs normally. */
+  loop->stop_flag = 0;
+  return alive;
+}
+
+void uv_stop(uv_loop_t* loop) {
+  if (loop != NULL)
+    loop->stop_flag = 1;
+}

@@ -1,0 +1,181 @@
+/* What every handle and request shares: initialisation, uv_close(),
+ * reference counting, accessors, uv_walk() and the debug printers.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void uv__handle_init(uv_loop_t* loop, uv_handle_t* h, uv_handle_type type) {
+  h->loop = loop;
+  h->type = type;
+  h->flags = UV__HANDLE_REF;
+  h->close_cb = NULL;
+  h->next_closing = NULL;
+  memset(&h->u, 0, sizeof(h->u));
+  uv__queue_insert_tail(uv__queue_of(loop->handle_queue), &h->handle_queue);
+}
+
+void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
+  /* Closing twice is a caller bug; libuv asserts. nodeloop keeps the
+   * first close and ignores the second, so the loop stays consistent. */
+  if (handle == NULL || uv__is_closing(handle))
+    return;
+
+  handle->flags |= UV__HANDLE_CLOSING;
+  handle->close_cb = close_cb;
+
+  switch (handle->type) {
+    case UV_TIMER:
+      uv__timer_close((uv_timer_t*) handle);
+      break;
+    case UV_IDLE:
+      uv__idle_close((uv_idle_t*) handle);
+      break;
+    case UV_PREPARE:
+      uv__prepare_close((uv_prepare_t*) handle);
+      break;
+    case UV_CHECK:
+      uv__check_close((uv_check_t*) handle);
+      break;
+    case UV_ASYNC:
+      uv__async_close((uv_async_t*) handle);
+      break;
+    default:
+      /* Not a handle this library created: leave it alone. */
+      handle->flags &= ~UV__HANDLE_CLOSING;
+      return;
+  }
+
+  uv__make_close_pending(handle);
+}
+
+int uv_is_closing(const uv_handle_t* handle) {
+  return handle != NULL && uv__is_closing(handle);
+}
+
+int uv_is_active(const uv_handle_t* handle) {
+  return handle != NULL && uv__is_active(handle);
+}
+
+void uv_ref(uv_handle_t* handle) {
+  if (handle == NULL || (handle->flags & UV__HANDLE_REF))
+    return;
+  handle->flags |= UV__HANDLE_REF;
+  if ((handle->flags & UV__HANDLE_ACTIVE) && !uv__is_closing(handle))
+    handle->loop->active_handles++;
+}
+
+void uv_unref(uv_handle_t* handle) {
+  if (handle == NULL || !(handle->flags & UV__HANDLE_REF))
+    return;
+  handle->flags &= ~UV__HANDLE_REF;
+  if ((handle->flags & UV__HANDLE_ACTIVE) && !uv__is_closing(handle))
+    handle->loop->active_handles--;
+}
+
+int uv_has_ref(const uv_handle_t* handle) {
+  return handle != NULL && (handle->flags & UV__HANDLE_REF) != 0;
+}
+
+uv_handle_type uv_handle_get_type(const uv_handle_t* handle) {
+  return handle != NULL ? handle->type : UV_UNKNOWN_HANDLE;
+}
+
+void* uv_handle_get_data(const uv_handle_t* handle) {
+  return handle != NULL ? handle->data : NULL;
+}
+
+uv_loop_t* uv_handle_get_loop(const uv_handle_t* handle) {
+  return handle != NULL ? handle->loop : NULL;
+}
+
+void uv_handle_set_data(uv_handle_t* handle, void* data) {
+  if (handle != NULL)
+    handle->data = data;
+}
+
+void* uv_req_get_data(const uv_req_t* req) {
+  return req != NULL ? req->data : NULL;
+}
+
+void uv_req_set_data(uv_req_t* req, void* data) {
+  if (req != NULL)
+    req->data = data;
+}
+
+uv_req_type uv_req_get_type(const uv_req_t* req) {
+  return req != NULL ? req->type : UV_UNKNOWN_REQ;
+}
+
+void* uv_loop_get_data(const uv_loop_t* loop) {
+  return loop != NULL ? loop->data : NULL;
+}
+
+void uv_loop_set_data(uv_loop_t* loop, void* data) {
+  if (loop != NULL)
+    loop->data = data;
+}
+
+int uv_fileno(const uv_handle_t* handle, uv_os_fd_t* fd) {
+  if (handle == NULL || fd == NULL)
+    return UV_EINVAL;
+  if (uv__is_closing(handle))
+    return UV_EBADF;
+  /* Handle types with a descriptor add themselves here as they arrive;
+   * timers, idle, prepare, check and async have none. */
+  return UV_EINVAL;
+}
+
+/* The walk runs over a private copy of the handle list, so callbacks may
+ * close handles or create new ones (which are not visited). */
+void uv_walk(uv_loop_t* loop, uv_walk_cb walk_cb, void* arg) {
+  struct uv__queue* head;
+  struct uv__queue copy;
+  struct uv__queue* q;
+  uv_handle_t* h;
+
+  if (loop == NULL || walk_cb == NULL)
+    return;
+  head = uv__queue_of(loop->handle_queue);
+  uv__queue_move(head, &copy);
+  while (!uv__queue_empty(&copy)) {
+    q = uv__queue_head(&copy);
+    uv__queue_remove(q);
+    uv__queue_insert_tail(head, q);
+    h = uv__container_of(q, uv_handle_t, handle_queue);
+    if (!(h->flags & UV__HANDLE_INTERNAL))
+      walk_cb(h, arg);
+  }
+}
+
+static void print_handles(uv_loop_t* loop, int only_active, FILE* stream) {
+  struct uv__queue* head;
+  struct uv__queue* q;
+  uv_handle_t* h;
+  const char* name;
+
+  if (loop == NULL)
+    loop = uv_default_loop();
+  if (stream == NULL)
+    stream = stderr;
+  head = uv__queue_of(loop->handle_queue);
+  for (q = uv__queue_head(head); q != head; q = uv__queue_next(q)) {
+    h = uv__container_of(q, uv_handle_t, handle_queue);
+    if (only_active && !uv__is_active(h))
+      continue;
+    name = uv_handle_type_name(h->type);
+    fprintf(stream, "[%c%c%c] %-8s %p\n",
+            "R-"[!(h->flags & UV__HANDLE_REF)],
+            "A-"[!(h->flags & UV__HANDLE_ACTIVE)],
+            "I-"[!(h->flags & UV__HANDLE_INTERNAL)],
+            name != NULL ? name : "unknown", (void*) h);
+  }
+}
+
+void uv_print_all_handles(uv_loop_t* loop, FILE* stream) {
+  print_handles(loop, 0, stream);
+}
+
+void uv_print_active_handles(uv_loop_t* loop, FILE* stream) {
+  print_handles(loop, 1, stream);
+}

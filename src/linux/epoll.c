@@ -1,0 +1,214 @@
+/* The epoll poller: applies the loop's batched interest changes, waits for
+ * events and dispatches them to watchers. It implements the poller
+ * contract of internal.h; an io_uring poller can implement the same.
+ */
+#include "internal.h"
+#include "dispatch.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* The watcher event bits are epoll's own, so no translation is needed. */
+_Static_assert(UV__POLLIN == EPOLLIN, "event bits");
+_Static_assert(UV__POLLPRI == EPOLLPRI, "event bits");
+_Static_assert(UV__POLLOUT == EPOLLOUT, "event bits");
+_Static_assert(UV__POLLERR == EPOLLERR, "event bits");
+_Static_assert(UV__POLLHUP == EPOLLHUP, "event bits");
+_Static_assert(UV__POLLRDHUP == EPOLLRDHUP, "event bits");
+
+/* Events taken per epoll_wait. When a wait fills the array, a few more
+ * non-blocking waits follow so that a busy loop still sees every ready
+ * descriptor each iteration without starving the other phases. */
+#define UV__MAX_EVENTS 1024
+#define UV__EXTRA_ROUNDS 8
+
+int uv__poller_init(uv_loop_t* loop) {
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd == -1)
+    return uv__neg_errno();
+  loop->backend_fd = fd;
+  return 0;
+}
+
+void uv__poller_close(uv_loop_t* loop) {
+  if (loop->backend_fd != -1) {
+    uv__close(loop->backend_fd);
+    loop->backend_fd = -1;
+  }
+}
+
+/* A forked child shares the parent's epoll instance; it needs its own,
+ * with every watcher registered again. */
+int uv__poller_fork(uv_loop_t* loop) {
+  unsigned int i;
+  int err;
+
+  uv__poller_close(loop);
+  err = uv__poller_init(loop);
+  if (err != 0)
+    return err;
+  for (i = 0; i < loop->nwatchers; i++) {
+    uv__io_t* w = loop->watchers[i];
+    if (w == NULL)
+      continue;
+    w->armed = 0;
+    if (w->wanted != 0 && !uv__queue_linked(&w->change_node))
+      uv__queue_insert_tail(&loop->watcher_queue, &w->change_node);
+  }
+  return 0;
+}
+
+int uv__poller_check_fd(uv_loop_t* loop, int fd) {
+  struct epoll_event e;
+  int err = 0;
+
+  memset(&e, 0, sizeof(e));
+  e.events = EPOLLIN;
+  e.data.fd = -1;
+  if (epoll_ctl(loop->backend_fd, EPOLL_CTL_ADD, fd, &e) == 0) {
+    epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, fd, &e);
+  } else if (errno != EEXIST) {
+    err = uv__neg_errno();
+  }
+  return err;
+}
+
+void uv__poller_invalidate_fd(uv_loop_t* loop, int fd) {
+  struct epoll_event* events = loop->poll_events;
+  struct epoll_event dummy;
+  int i;
+
+  /* Events already fetched for fd in this round must not reach whatever
+   * watcher gets the descriptor number next. */
+  for (i = 0; events != NULL && i < loop->poll_nevents; i++)
+    if (events[i].data.fd == fd)
+      events[i].data.fd = -1;
+  memset(&dummy, 0, sizeof(dummy));
+  /* ENOENT/EBADF: already gone (closed behind our back); nothing to do. */
+  epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, fd, &dummy);
+}
+
+/* Hands every recorded interest change to the kernel. A watcher the kernel
+ * refuses gets an error event, delivered in the pending phase, so that its
+ * owner reports the failure instead of waiting forever. */
+static void apply_changes(uv_loop_t* loop) {
+  struct epoll_event e;
+  struct uv__queue* q;
+  uv__io_t* w;
+  int op;
+
+  while (!uv__queue_empty(&loop->watcher_queue)) {
+    q = uv__queue_head(&loop->watcher_queue);
+    uv__queue_remove(q);
+    w = uv__container_of(q, uv__io_t, change_node);
+    if (w->wanted == w->armed)
+      continue;
+    memset(&e, 0, sizeof(e));
+    e.events = w->wanted;
+    e.data.fd = w->fd;
+    if (w->wanted == 0)
+      op = EPOLL_CTL_DEL;
+    else if (w->armed == 0)
+      op = EPOLL_CTL_ADD;
+    else
+      op = EPOLL_CTL_MOD;
+    if (epoll_ctl(loop->backend_fd, op, w->fd, &e) != 0) {
+      if (op == EPOLL_CTL_ADD && errno == EEXIST &&
+          epoll_ctl(loop->backend_fd, EPOLL_CTL_MOD, w->fd, &e) == 0) {
+        w->armed = w->wanted;
+        continue;
+      }
+      if (op == EPOLL_CTL_DEL) {
+        w->armed = 0;   /* the descriptor is gone already */
+        continue;
+      }
+      w->armed = 0;
+      w->fed_events = UV__POLLERR;
+      uv__io_feed(loop, w);
+      continue;
+    }
+    w->armed = w->wanted;
+  }
+}
+
+static int wait_events(uv_loop_t* loop, struct epoll_event* events,
+                       int timeout) {
+  sigset_t set;
+  uint64_t start = 0;
+  int n;
+
+  if (loop->flags & UV__LOOP_METRICS_IDLE)
+    start = uv__hrtime_ns();
+  if (loop->flags & UV__LOOP_BLOCK_SIGPROF) {
+    sigemptyset(&set);
+    sigaddset(&set, SIGPROF);
+    n = epoll_pwait(loop->backend_fd, events, UV__MAX_EVENTS, timeout, &set);
+  } else {
+    n = epoll_wait(loop->backend_fd, events, UV__MAX_EVENTS, timeout);
+  }
+  if (start != 0 && timeout != 0)
+    __atomic_add_fetch(&loop->idle_time, uv__hrtime_ns() - start,
+                       __ATOMIC_RELAXED);
+  return n;
+}
+
+static void dispatch_events(uv_loop_t* loop, struct epoll_event* events,
+                            int n) {
+  unsigned int mask;
+  uv__io_t* w;
+  int fd;
+  int i;
+
+  loop->poll_events = events;
+  loop->poll_nevents = n;
+  for (i = 0; i < n; i++) {
+    fd = events[i].data.fd;
+    if (fd < 0)
+      continue;   /* invalidated earlier in this round */
+    w = (unsigned int) fd < loop->nwatchers ? loop->watchers[fd] : NULL;
+    if (w == NULL) {
+      /* Stopped since the wait began; the lazy removal happens now. */
+      uv__poller_invalidate_fd(loop, fd);
+      continue;
+    }
+    mask = events[i].events & (w->wanted | UV__POLLERR | UV__POLLHUP);
+    if (mask != 0)
+      uv__dispatch_io(loop, w, mask);
+  }
+  loop->poll_events = NULL;
+  loop->poll_nevents = 0;
+}
+
+void uv__poller_poll(uv_loop_t* loop, int timeout) {
+  struct epoll_event events[UV__MAX_EVENTS];
+  uint64_t deadline = 0;
+  int rounds = 0;
+  int n;
+
+  if (timeout > 0)
+    deadline = loop->time + (uint64_t) timeout;
+
+  for (;;) {
+    apply_changes(loop);
+    n = wait_events(loop, events, timeout);
+    /* The callbacks below see the time at which the wait returned. */
+    uv__update_time(loop);
+    if (n == -1) {
+      if (errno != EINTR)
+        abort();   /* EBADF/EFAULT/EINVAL: the loop's state is corrupt */
+      if (timeout > 0) {
+        if (loop->time >= deadline)
+          return;
+        timeout = (int) (deadline - loop->time);
+      }
+      continue;
+    }
+    dispatch_events(loop, events, n);
+    if (n < UV__MAX_EVENTS || ++rounds > UV__EXTRA_ROUNDS)
+      return;
+    timeout = 0;
+  }
+}

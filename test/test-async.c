@@ -1,0 +1,256 @@
+/* Async handles: wakeups from other threads, coalescing, order, close
+ * while senders are busy, and bad input. */
+/* NL_TEST_THREADED */
+#include "test.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+static int calls;
+
+static void count_cb(uv_async_t* h) {
+  (void) h;
+  calls++;
+}
+
+TEST(send_from_loop_thread_coalesces) {
+  uv_loop_t loop;
+  uv_async_t a;
+  int i;
+
+  calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &a, count_cb));
+  /* An async handle is active from init: it keeps the loop alive. */
+  CHECK(uv_is_active((uv_handle_t*) &a));
+  for (i = 0; i < 100; i++)
+    CHECK_OK(uv_async_send(&a));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 1);
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 1);
+  nl_test_close_loop(&loop);
+}
+
+static char order[16];
+static uv_async_t many[4];
+
+static void order_cb(uv_async_t* h) {
+  size_t n = strlen(order);
+  order[n] = (char) ('0' + (h - many));
+  order[n + 1] = '\0';
+}
+
+TEST(callbacks_in_send_order) {
+  uv_loop_t loop;
+  int i;
+
+  order[0] = '\0';
+  CHECK_OK(uv_loop_init(&loop));
+  for (i = 0; i < 4; i++)
+    CHECK_OK(uv_async_init(&loop, &many[i], order_cb));
+  CHECK_OK(uv_async_send(&many[2]));
+  CHECK_OK(uv_async_send(&many[0]));
+  CHECK_OK(uv_async_send(&many[3]));
+  CHECK_OK(uv_async_send(&many[2]));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_STREQ(order, "203");
+  nl_test_close_loop(&loop);
+}
+
+/* Each of several threads sends many times and waits until the loop has
+ * seen its latest send; no send may be lost. */
+#define NTHREADS 4
+#define NSENDS 2000
+
+struct sender {
+  uv_async_t async;
+  uv_thread_t thread;
+  uv_sem_t seen;
+  int received;
+};
+
+static struct sender senders[NTHREADS];
+
+static void sender_cb(uv_async_t* h) {
+  struct sender* s = (struct sender*) h;
+  s->received++;
+  uv_sem_post(&s->seen);
+  if (s->received == NSENDS)
+    uv_close((uv_handle_t*) h, NULL);
+}
+
+static void sender_main(void* arg) {
+  struct sender* s = arg;
+  int i;
+  for (i = 0; i < NSENDS; i++) {
+    CHECK_OK(uv_async_send(&s->async));
+    uv_sem_wait(&s->seen);
+  }
+}
+
+TEST(many_threads_no_lost_wakeup) {
+  uv_loop_t loop;
+  int i;
+
+  CHECK_OK(uv_loop_init(&loop));
+  for (i = 0; i < NTHREADS; i++) {
+    senders[i].received = 0;
+    CHECK_OK(uv_sem_init(&senders[i].seen, 0));
+    CHECK_OK(uv_async_init(&loop, &senders[i].async, sender_cb));
+  }
+  for (i = 0; i < NTHREADS; i++)
+    CHECK_OK(uv_thread_create(&senders[i].thread, sender_main, &senders[i]));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  for (i = 0; i < NTHREADS; i++) {
+    CHECK_OK(uv_thread_join(&senders[i].thread));
+    CHECK_EQ(senders[i].received, NSENDS);
+    uv_sem_destroy(&senders[i].seen);
+  }
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+/* Senders hammer a handle while the loop closes it: the close must wait
+ * for a send in progress and the loop must end cleanly. */
+static uv_async_t hammered;
+static volatile int stop_hammer;
+static int hammer_calls;
+
+static void hammer_main(void* arg) {
+  (void) arg;
+  while (!__atomic_load_n(&stop_hammer, __ATOMIC_ACQUIRE))
+    uv_async_send(&hammered);
+}
+
+static void hammer_cb(uv_async_t* h) {
+  if (++hammer_calls == 50)
+    uv_close((uv_handle_t*) h, NULL);
+}
+
+TEST(close_while_other_threads_send) {
+  uv_loop_t loop;
+  uv_thread_t t[2];
+  int i;
+
+  hammer_calls = 0;
+  stop_hammer = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &hammered, hammer_cb));
+  for (i = 0; i < 2; i++)
+    CHECK_OK(uv_thread_create(&t[i], hammer_main, NULL));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(hammer_calls, 50);
+  __atomic_store_n(&stop_hammer, 1, __ATOMIC_RELEASE);
+  for (i = 0; i < 2; i++)
+    CHECK_OK(uv_thread_join(&t[i]));
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+/* A handle closed while queued with others: the others still run. */
+static uv_async_t q1, q2, q3;
+
+static void q_cb(uv_async_t* h) {
+  calls++;
+  if (h == &q1)
+    uv_close((uv_handle_t*) &q2, NULL);
+}
+
+TEST(close_queued_handle_from_callback) {
+  uv_loop_t loop;
+
+  calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &q1, q_cb));
+  CHECK_OK(uv_async_init(&loop, &q2, q_cb));
+  CHECK_OK(uv_async_init(&loop, &q3, q_cb));
+  CHECK_OK(uv_async_send(&q1));
+  CHECK_OK(uv_async_send(&q2));
+  CHECK_OK(uv_async_send(&q3));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 2);   /* q1 and q3; q2 was closed before its turn */
+  nl_test_close_loop(&loop);
+}
+
+/* Sent, then closed before the loop ran: no callback, clean close. */
+TEST(close_pending_handle) {
+  uv_loop_t loop;
+  uv_async_t a;
+  uv_async_t b;
+
+  calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &a, count_cb));
+  CHECK_OK(uv_async_init(&loop, &b, count_cb));
+  CHECK_OK(uv_async_send(&a));
+  CHECK_OK(uv_async_send(&b));
+  uv_close((uv_handle_t*) &a, NULL);
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 1);   /* b only */
+  nl_test_close_loop(&loop);
+}
+
+/* uv_async_send is async-signal-safe. */
+static uv_async_t from_signal;
+
+static void on_sigusr1(int sig) {
+  (void) sig;
+  uv_async_send(&from_signal);
+}
+
+static void signal_cb(uv_async_t* h) {
+  calls++;
+  uv_close((uv_handle_t*) h, NULL);
+}
+
+static void raise_cb(uv_timer_t* h) {
+  (void) h;
+  raise(SIGUSR1);
+}
+
+TEST(send_from_signal_handler) {
+  uv_loop_t loop;
+  uv_timer_t t;
+  struct sigaction sa;
+
+  calls = 0;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigusr1;
+  CHECK_OK(sigaction(SIGUSR1, &sa, NULL));
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &from_signal, signal_cb));
+  CHECK_OK(uv_timer_init(&loop, &t));
+  CHECK_OK(uv_timer_start(&t, raise_cb, 10, 0));
+  uv_unref((uv_handle_t*) &t);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(calls, 1);
+  nl_test_close_loop(&loop);
+}
+
+TEST(null_callback_and_bad_input) {
+  uv_loop_t loop;
+  uv_async_t a;
+  uv_timer_t t;
+
+  CHECK_OK(uv_loop_init(&loop));
+  /* A NULL callback is allowed: the send just wakes the loop. */
+  CHECK_OK(uv_async_init(&loop, &a, NULL));
+  CHECK_OK(uv_async_send(&a));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(uv_async_init(NULL, &a, NULL), UV_EINVAL);
+  CHECK_EQ(uv_async_init(&loop, NULL, NULL), UV_EINVAL);
+  CHECK_EQ(uv_async_send(NULL), UV_EINVAL);
+  CHECK_OK(uv_timer_init(&loop, &t));
+  CHECK_EQ(uv_async_send((uv_async_t*) &t), UV_EINVAL);
+  nl_test_close_loop(&loop);
+}
+
+TEST(unref_async_does_not_keep_loop_alive) {
+  uv_loop_t loop;
+  uv_async_t a;
+
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &a, count_cb));
+  uv_unref((uv_handle_t*) &a);
+  CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  nl_test_close_loop(&loop);
+}
