@@ -176,8 +176,9 @@ void uv__async_loop_close(uv_loop_t* loop) {
   loop->async_fd = -1;
 }
 
-/* The child of a fork() must not share the parent's eventfd. Sends that
- * were pending at the fork are delivered in the child too. */
+/* The child of a fork() must not share the parent's eventfd. Sends and
+ * pool completions that were pending at the fork are delivered in the
+ * child too. */
 int uv__async_loop_fork(uv_loop_t* loop) {
   int err;
 
@@ -185,7 +186,8 @@ int uv__async_loop_fork(uv_loop_t* loop) {
   err = open_wakeup(loop);
   if (err != 0)
     return err;
-  if (loop->async_stack != NULL || !uv__queue_empty(&loop->async_ready))
+  if (loop->async_stack != NULL || !uv__queue_empty(&loop->async_ready) ||
+      !uv__queue_empty(&loop->wq_done))
     uv__async_wake(loop);
   return 0;
 }

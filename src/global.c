@@ -3,6 +3,7 @@
  * shares (the worker pool). Nothing else in nodeloop is global.
  */
 #include "internal.h"
+#include "threadpool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -93,5 +94,6 @@ void uv_library_shutdown(void) {
   /* Runs at most once; later calls are no-ops, as documented. */
   if (atomic_exchange(&shutdown_done, 1) != 0)
     return;
+  uv__threadpool_shutdown();
   uv__process_title_cleanup();
 }

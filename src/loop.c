@@ -2,6 +2,7 @@
  * fork, and the small accessors of its state.
  */
 #include "internal.h"
+#include "threadpool.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -33,7 +34,6 @@ int uv_loop_init(uv_loop_t* loop) {
   uv__queue_init(&loop->prepare_handles);
   uv__queue_init(&loop->check_handles);
   uv__queue_init(&loop->async_ready);
-  uv__queue_init(&loop->wq_done);
   uv__queue_init(&loop->process_handles);
   loop->backend_fd = -1;
   loop->async_fd = -1;
@@ -42,7 +42,7 @@ int uv_loop_init(uv_loop_t* loop) {
   loop->inotify_fd = -1;
   uv__update_time(loop);
 
-  err = uv_mutex_init(&loop->wq_mutex);
+  err = uv__work_loop_init(loop);
   if (err != 0)
     return err;
   err = uv__poller_init(loop);
@@ -56,7 +56,7 @@ int uv_loop_init(uv_loop_t* loop) {
 fail_async:
   uv__poller_close(loop);
 fail_poller:
-  uv_mutex_destroy(&loop->wq_mutex);
+  uv__work_loop_close(loop);
   return err;
 }
 
@@ -84,7 +84,7 @@ int uv_loop_close(uv_loop_t* loop) {
   uv__free(loop->watchers);
   loop->watchers = NULL;
   loop->nwatchers = 0;
-  uv_mutex_destroy(&loop->wq_mutex);
+  uv__work_loop_close(loop);
 
   if (loop == default_loop_ptr)
     default_loop_ptr = NULL;
@@ -168,6 +168,7 @@ int uv_loop_fork(uv_loop_t* loop) {
 
   if (loop == NULL)
     return UV_EINVAL;
+  uv__work_loop_fork(loop);
   err = uv__poller_fork(loop);
   if (err != 0)
     return err;
@@ -191,9 +192,4 @@ uint64_t uv_metrics_idle_time(uv_loop_t* loop) {
   if (loop == NULL)
     return 0;
   return __atomic_load_n(&loop->idle_time, __ATOMIC_RELAXED);
-}
-
-/* Until the worker pool exists there are no completions to run. */
-void uv__work_done(uv_loop_t* loop) {
-  (void) loop;
 }

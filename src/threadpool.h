@@ -1,0 +1,30 @@
+/* The worker pool's contract with the rest of the library. */
+#ifndef NL_THREADPOOL_H_
+#define NL_THREADPOOL_H_
+
+#include "internal.h"
+
+enum uv__work_kind {
+  UV__WORK_CPU,       /* user work (uv_queue_work) */
+  UV__WORK_FAST_IO,   /* file system, random */
+  UV__WORK_SLOW_IO    /* DNS: may hold at most half the threads */
+};
+
+/* Queues w; `work` runs on a pool thread, then `done` on the loop's
+ * thread with 0, or UV_ECANCELED after a successful uv__work_cancel.
+ * The caller registers its request with the loop. */
+void uv__work_submit(uv_loop_t* loop, struct uv__work* w,
+                     enum uv__work_kind kind,
+                     void (*work)(struct uv__work* w),
+                     void (*done)(struct uv__work* w, int status));
+
+/* 0 if w had not started and will complete with UV_ECANCELED, else
+ * UV_EBUSY. */
+int uv__work_cancel(uv_loop_t* loop, struct uv__work* w);
+
+int uv__work_loop_init(uv_loop_t* loop);
+void uv__work_loop_close(uv_loop_t* loop);
+void uv__work_loop_fork(uv_loop_t* loop);
+void uv__threadpool_shutdown(void);
+
+#endif /* NL_THREADPOOL_H_ */
