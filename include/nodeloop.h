@@ -20,6 +20,14 @@ extern "C" {
  * libuv API version nodeloop is compatible with. */
 UV_EXTERN const char* nl_version_string(void);
 
+/* The phase the loop is running, in Node.js's words: "timers", "pending",
+ * "idle", "prepare", "poll", "check", "close", or "none" outside uv_run.
+ * Meant for the loop's own thread (from inside callbacks). */
+UV_EXTERN const char* nl_loop_phase(const uv_loop_t* loop);
+
+/* Completed iterations of the loop since uv_loop_init. */
+UV_EXTERN uint64_t nl_loop_iterations(const uv_loop_t* loop);
+
 #ifdef __cplusplus
 }
 #endif

@@ -214,3 +214,16 @@ void uv_stop(uv_loop_t* loop) {
   if (loop != NULL)
     loop->stop_flag = 1;
 }
+
+const char* nl_loop_phase(const uv_loop_t* loop) {
+  static const char* const names[] = {
+      "none", "timers", "pending", "idle", "prepare", "poll", "check", "close"};
+  if (loop == NULL || loop->phase < 0 ||
+      (size_t) loop->phase >= UV__ARRAY_SIZE(names))
+    return "none";
+  return names[loop->phase];
+}
+
+uint64_t nl_loop_iterations(const uv_loop_t* loop) {
+  return loop != NULL ? loop->iteration : 0;
+}
