@@ -1,0 +1,54 @@
+#!/bin/sh
+# make bench: builds every bench/*.c twice from the same source, against
+# nodeloop (build/) and against Debian's libuv (libuv1-dev), runs them in
+# alternation and prints the median of each RESULT line for both, with the
+# ratio (>1 means nodeloop is better).
+set -eu
+cd "$(dirname "$0")/.."
+runs=${BENCH_RUNS:-3}
+out=build-bench
+if ! dpkg -s libuv1-dev >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq libuv1-dev >/dev/null
+  else
+    echo "bench: please install libuv1-dev" >&2
+    exit 1
+  fi
+fi
+mkdir -p "$out/nodeloop" "$out/libuv"
+for src in bench/*.c; do
+  name=$(basename "$src" .c)
+  cc -O2 -I include "$src" -o "$out/nodeloop/$name" -L build -lnodeloop \
+     -Wl,-rpath,"$(pwd)/build" -lpthread
+  cc -O2 "$src" -o "$out/libuv/$name" -luv -lpthread
+done
+results=$out/results.txt
+: > "$results"
+for src in bench/*.c; do
+  name=$(basename "$src" .c)
+  i=0
+  while [ $i -lt "$runs" ]; do
+    for lib in nodeloop libuv; do
+      "$out/$lib/$name" | sed -n "s/^RESULT /$lib /p" >> "$results"
+    done
+    i=$((i + 1))
+  done
+done
+awk '
+  { key = $2; v[$1, key, ++n[$1, key]] = $3; unit[key] = $4; better[key] = $5;
+    if (!(key in seen)) { seen[key] = 1; keys[++nk] = key } }
+  function median(lib, key,   m, i, j, t, a) {
+    m = n[lib, key]
+    for (i = 1; i <= m; i++) a[i] = v[lib, key, i]
+    for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+      if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return a[int((m + 1) / 2)]
+  }
+  END {
+    printf "%-34s %14s %14s  %-14s %s\n", "benchmark", "nodeloop", "libuv", "unit", "ratio"
+    for (k = 1; k <= nk; k++) {
+      key = keys[k]; a = median("nodeloop", key); b = median("libuv", key)
+      r = better[key] == "higher" ? a / b : b / a
+      printf "%-34s %14.3f %14.3f  %-14s %.2fx\n", key, a, b, unit[key], r
+    }
+  }' "$results"
