@@ -47,8 +47,10 @@ check-tsan: deps
 bench: build
 	@tools/bench.sh
 
-install: build
-	cmake --install build --prefix $(PREFIX)
+install: deps
+	cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j $(JOBS)
+	cmake --install build
 
 conformance: build
 	../shared/conformance/check.sh
