@@ -77,6 +77,44 @@ static inline void uv__dispatch_async(uv_async_t* h) {
   nl__cb_leave(loop, h);
 }
 
+/* File system requests complete here; the request may be freed by its
+ * callback, so only the saved loop is used afterwards. */
+static inline void uv__dispatch_fs(uv_fs_t* req) {
+  uv_loop_t* loop = req->loop;
+  nl__cb_enter(loop, req);
+  req->cb(req);
+  nl__cb_leave(loop, req);
+}
+
+/* DNS and random requests complete here, with the same care: their
+ * callbacks may free the request. */
+static inline void uv__dispatch_getaddrinfo(uv_getaddrinfo_t* req,
+                                            int status,
+                                            struct addrinfo* res) {
+  uv_loop_t* loop = req->loop;
+  nl__cb_enter(loop, req);
+  req->cb(req, status, res);
+  nl__cb_leave(loop, req);
+}
+
+static inline void uv__dispatch_getnameinfo(uv_getnameinfo_t* req,
+                                            int status,
+                                            const char* host,
+                                            const char* service) {
+  uv_loop_t* loop = req->loop;
+  nl__cb_enter(loop, req);
+  req->getnameinfo_cb(req, status, host, service);
+  nl__cb_leave(loop, req);
+}
+
+static inline void uv__dispatch_random(uv_random_t* req, int status,
+                                       void* buf, size_t buflen) {
+  uv_loop_t* loop = req->loop;
+  nl__cb_enter(loop, req);
+  req->cb(req, status, buf, buflen);
+  nl__cb_leave(loop, req);
+}
+
 static inline void uv__dispatch_close(uv_handle_t* h) {
   uv_loop_t* loop = h->loop;
   nl__cb_enter(loop, h);

@@ -1,9 +1,10 @@
-/* uv_random(): cryptographically strong random bytes from the kernel. The
- * synchronous form is complete; the asynchronous form waits for the worker
- * pool and will run uv__random_fill() there.
+/* uv_random(): cryptographically strong random bytes from the kernel, on
+ * the caller's thread or, with a callback, on the worker pool.
  */
 #include "internal.h"
+#include "dispatch.h"
 #include "random.h"
+#include "threadpool.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -141,6 +142,20 @@ int uv__random_fill(void* buf, size_t len) {
   return fill_urandom(buf, len);
 }
 
+static void random_work(struct uv__work* w) {
+  uv_random_t* req = uv__container_of(w, uv_random_t, work_req);
+  req->status = uv__random_fill(req->buf, req->buflen);
+}
+
+static void random_done(struct uv__work* w, int status) {
+  uv_random_t* req = uv__container_of(w, uv_random_t, work_req);
+
+  uv__req_unregister(req->loop);
+  if (status == UV_ECANCELED)
+    req->status = UV_ECANCELED;
+  uv__dispatch_random(req, req->status, req->buf, req->buflen);
+}
+
 int uv_random(uv_loop_t* loop,
               uv_random_t* req,
               void* buf,
@@ -164,8 +179,16 @@ int uv_random(uv_loop_t* loop,
 
   if (loop == NULL || req == NULL)
     return UV_EINVAL;
-  /* Temporary: the asynchronous form needs the worker pool, which does
-   * not exist yet. It will initialise req and queue uv__random_fill() on
-   * the pool, calling cb from the loop; until then it refuses. */
-  return UV_ENOSYS;
+  uv__req_init(loop, (uv_req_t*) req, UV_RANDOM);
+  uv__req_register(loop);
+  req->loop = loop;
+  req->status = 0;
+  req->buf = buf;
+  req->buflen = buflen;
+  req->cb = cb;
+  /* Even an empty request goes through the pool, so that the callback
+   * always runs later, from the loop, as callers expect. */
+  uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, random_work,
+                  random_done);
+  return 0;
 }

@@ -1,5 +1,5 @@
 /* The kernel's CSPRNG as one internal call, shared by uv_random()'s
- * synchronous form and (once the worker pool exists) its asynchronous one.
+ * synchronous form and its asynchronous one on the worker pool.
  */
 #ifndef NL_RANDOM_H_
 #define NL_RANDOM_H_

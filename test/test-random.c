@@ -1,7 +1,9 @@
-/* uv_random(), synchronous form. The library calls libc's getrandom();
- * this file defines its own getrandom(), which the dynamic linker binds
- * the library to, so that tests can make it fail, return short or be
- * interrupted. By default it passes straight through to the kernel. */
+/* uv_random(), synchronous and on the worker pool. The library calls
+ * libc's getrandom(); this file defines its own getrandom(), which the
+ * dynamic linker binds the library to, so that tests can make it fail,
+ * return short or be interrupted. By default it passes straight through
+ * to the kernel. */
+/* NL_TEST_THREADED */
 #include "test.h"
 
 #include <errno.h>
@@ -111,24 +113,172 @@ static void never_called_cb(uv_random_t* req, int status, void* buf,
   nl_test_fail(__FILE__, __LINE__, "random callback ran");
 }
 
-TEST(random_async_not_yet) {
+/* ---------------------------------------------------------------------
+ * The asynchronous form: the bytes are drawn on a pool thread, the
+ * callback runs on the loop's.
+ */
+static uv_thread_t loop_thread;
+static int cb_calls;
+static int expect_status;
+static int expect_active; /* requests still registered in the callback */
+static unsigned char async_buf[256];
+
+static void async_cb(uv_random_t* req, int status, void* buf,
+                     size_t buflen) {
+  uv_thread_t self = uv_thread_self();
+
+  CHECK(uv_thread_equal(&self, &loop_thread));
+  CHECK_EQ(status, expect_status);
+  CHECK(req->data == &cb_calls);
+  /* Unregistered before the callback runs. */
+  CHECK_EQ(req->loop->active_reqs.count, expect_active);
+  if (buflen > 0) {
+    CHECK(buf == async_buf);
+    CHECK_EQ(buflen, sizeof(async_buf));
+  } else {
+    CHECK(buf == NULL);
+  }
+  cb_calls++;
+}
+
+TEST(random_async_fills) {
+  uv_loop_t loop;
+  uv_random_t req;
+
+  loop_thread = uv_thread_self();
+  CHECK_OK(uv_loop_init(&loop));
+  req.data = &cb_calls;
+  CHECK_OK(uv_random(&loop, &req, async_buf, sizeof(async_buf), 0,
+                     async_cb));
+  CHECK_EQ(req.type, UV_RANDOM);
+  CHECK(req.loop == &loop);
+  /* Later, from the loop; meanwhile the request keeps it alive. */
+  CHECK_EQ(cb_calls, 0);
+  CHECK_EQ(loop.active_reqs.count, 1);
+  CHECK(uv_loop_alive(&loop));
+  CHECK_EQ(uv_loop_close(&loop), UV_EBUSY);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK(fake_calls >= 1);
+  /* 2^-2048 chance of a false failure. */
+  CHECK(!all_zero(async_buf, sizeof(async_buf)));
+  /* Done requests cannot be cancelled. */
+  CHECK_EQ(uv_cancel((uv_req_t*) &req), UV_EBUSY);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+TEST(random_async_empty) {
+  uv_loop_t loop;
+  uv_random_t req;
+
+  /* Nothing to draw, but the callback still comes later, from the loop. */
+  loop_thread = uv_thread_self();
+  CHECK_OK(uv_loop_init(&loop));
+  req.data = &cb_calls;
+  CHECK_OK(uv_random(&loop, &req, NULL, 0, 0, async_cb));
+  CHECK_EQ(cb_calls, 0);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+TEST(random_async_arguments) {
   uv_loop_t loop;
   uv_random_t req;
   unsigned char buf[32];
 
-  /* The asynchronous form needs the worker pool; until it exists the
-   * call is refused outright, before the loop is looked at (this test
-   * changes with the pool). */
-  memset(&loop, 0, sizeof(loop));
-  CHECK_EQ(uv_random(&loop, &req, buf, sizeof(buf), 0, never_called_cb),
-           UV_ENOSYS);
+  CHECK_OK(uv_loop_init(&loop));
   CHECK_EQ(uv_random(NULL, &req, buf, sizeof(buf), 0, never_called_cb),
            UV_EINVAL);
   CHECK_EQ(uv_random(&loop, NULL, buf, sizeof(buf), 0, never_called_cb),
            UV_EINVAL);
   CHECK_EQ(uv_random(&loop, &req, buf, sizeof(buf), 7, never_called_cb),
            UV_EINVAL);
+  CHECK_EQ(uv_random(&loop, &req, NULL, 1, 0, never_called_cb), UV_EINVAL);
+  CHECK_EQ(uv_random(&loop, &req, buf, (size_t) 0x80000000u, 0,
+                     never_called_cb),
+           UV_E2BIG);
+  /* As in libuv, too large wins over bad flags, with a callback too. */
+  CHECK_EQ(uv_random(&loop, &req, buf, (size_t) -1, (unsigned) -1,
+                     never_called_cb),
+           UV_E2BIG);
+  CHECK_EQ(loop.active_reqs.count, 0);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
   CHECK_EQ(fake_calls, 0);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+TEST(random_async_error) {
+  uv_loop_t loop;
+  uv_random_t req;
+
+  loop_thread = uv_thread_self();
+  fake_mode = FAKE_EFAULT;
+  expect_status = UV_EFAULT;
+  CHECK_OK(uv_loop_init(&loop));
+  req.data = &cb_calls;
+  CHECK_OK(uv_random(&loop, &req, async_buf, sizeof(async_buf), 0,
+                     async_cb));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_EQ(fake_calls, 1);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+/* With every pool thread busy, a queued request can be cancelled: its
+ * callback gets UV_ECANCELED and the buffer is left alone. */
+#define POOL 4
+static uv_sem_t blocker_started;
+static uv_sem_t blocker_release;
+
+static void blocker_work(uv_work_t* req) {
+  (void) req;
+  uv_sem_post(&blocker_started);
+  uv_sem_wait(&blocker_release);
+}
+
+static void blocker_done(uv_work_t* req, int status) {
+  (void) req;
+  CHECK_EQ(status, 0);
+}
+
+TEST(random_async_cancel) {
+  uv_loop_t loop;
+  uv_random_t req;
+  uv_work_t blockers[POOL];
+  int i;
+
+  CHECK_OK(setenv("UV_THREADPOOL_SIZE", "4", 1));
+  loop_thread = uv_thread_self();
+  CHECK_OK(uv_sem_init(&blocker_started, 0));
+  CHECK_OK(uv_sem_init(&blocker_release, 0));
+  CHECK_OK(uv_loop_init(&loop));
+  for (i = 0; i < POOL; i++)
+    CHECK_OK(uv_queue_work(&loop, &blockers[i], blocker_work, blocker_done));
+  for (i = 0; i < POOL; i++)
+    uv_sem_wait(&blocker_started);
+
+  memset(async_buf, 0, sizeof(async_buf));
+  req.data = &cb_calls;
+  expect_status = UV_ECANCELED;
+  /* The cancelled request completes first, while the blockers' after
+   * callbacks are still to come. */
+  expect_active = POOL;
+  CHECK_OK(uv_random(&loop, &req, async_buf, sizeof(async_buf), 0,
+                     async_cb));
+  CHECK_OK(uv_cancel((uv_req_t*) &req));
+  CHECK_EQ(uv_cancel((uv_req_t*) &req), UV_EBUSY);
+  CHECK_EQ(cb_calls, 0);
+  for (i = 0; i < POOL; i++)
+    uv_sem_post(&blocker_release);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_EQ(fake_calls, 0);
+  CHECK(all_zero(async_buf, sizeof(async_buf)));
+  CHECK_EQ(loop.active_reqs.count, 0);
+  CHECK_OK(uv_loop_close(&loop));
+  uv_sem_destroy(&blocker_started);
+  uv_sem_destroy(&blocker_release);
 }
 
 TEST(random_fallback_urandom) {
