@@ -2,7 +2,7 @@
 # Runs the demo programs of examples/ from a build directory.
 set -e
 dir=${1:-build}
-for ex in threads phases; do
+for ex in threads phases pool; do
   echo "=== examples/$ex.c"
   "$dir/examples/$ex"
   echo
