@@ -1414,8 +1414,10 @@ struct uv_signal_s {
   uv_signal_cb signal_cb;
   int signum;
   /* private */
-  struct uv__queue node;        /* in the process-wide list for signum */
-  void* reserved2[2];
+  struct uv__queue node;        /* in the process-wide list while armed */
+  unsigned int msg_queued;      /* 1 while a message is in the loop's pipe */
+  unsigned int oneshot;
+  void* reserved2;
   unsigned int caught_signals;
   unsigned int dispatched_signals;
 };

@@ -77,6 +77,14 @@ static inline void uv__dispatch_async(uv_async_t* h) {
   nl__cb_leave(loop, h);
 }
 
+/* Signal handles: signum is the signal the handle was started for. */
+static inline void uv__dispatch_signal(uv_signal_t* h, int signum) {
+  uv_loop_t* loop = h->loop;
+  nl__cb_enter(loop, h);
+  h->signal_cb(h, signum);
+  nl__cb_leave(loop, h);
+}
+
 /* File system requests complete here; the request may be freed by its
  * callback, so only the saved loop is used afterwards. */
 static inline void uv__dispatch_fs(uv_fs_t* req) {

@@ -2,6 +2,7 @@
  * reference counting, accessors, uv_walk() and the debug printers.
  */
 #include "internal.h"
+#include "signals.h"
 
 #include <string.h>
 
@@ -40,6 +41,11 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
     case UV_ASYNC:
       uv__async_close((uv_async_t*) handle);
       break;
+    case UV_SIGNAL:
+      /* Becomes close-pending by itself, once no message about it can
+       * arrive any more (see signal.c). */
+      uv__signal_close((uv_signal_t*) handle);
+      return;
     default:
       /* Not a handle this library created: leave it alone. */
       handle->flags &= ~UV__HANDLE_CLOSING;

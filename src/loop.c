@@ -2,6 +2,7 @@
  * fork, and the small accessors of its state.
  */
 #include "internal.h"
+#include "signals.h"
 #include "threadpool.h"
 
 #include <signal.h>
@@ -79,6 +80,7 @@ int uv_loop_close(uv_loop_t* loop) {
       return UV_EBUSY;
   }
 
+  uv__signal_loop_close(loop);   /* signal.c: the loop's signal pipe */
   uv__async_loop_close(loop);
   uv__poller_close(loop);
   uv__free(loop->watchers);
@@ -97,6 +99,8 @@ int uv_loop_close(uv_loop_t* loop) {
   loop->flags = UV__LOOP_CLOSED;
   loop->backend_fd = -1;
   loop->async_fd = -1;
+  loop->signal_pipefd[0] = -1;
+  loop->signal_pipefd[1] = -1;
   uv__queue_init(uv__queue_of(loop->handle_queue));
   return 0;
 }
@@ -172,7 +176,10 @@ int uv_loop_fork(uv_loop_t* loop) {
   err = uv__poller_fork(loop);
   if (err != 0)
     return err;
-  return uv__async_loop_fork(loop);
+  err = uv__async_loop_fork(loop);
+  if (err != 0)
+    return err;
+  return uv__signal_loop_fork(loop);   /* signal.c: a pipe of its own */
 }
 
 int uv_backend_fd(const uv_loop_t* loop) {
