@@ -1653,7 +1653,12 @@ struct uv_loop_s {
   UV__LOOP_LINUX_FIELDS
   void* trace;                            /* tracing and metrics hooks */
   uint64_t iteration;
-  char reserved_tail[352];
+  uint32_t spin_budget_us;                /* adaptive spin before sleeping */
+  uint32_t spin_misses;
+  uint32_t spin_backoff;                  /* waits to skip spinning */
+  uint32_t spin_skip;
+  uint32_t async_count;                   /* open async handles */
+  char reserved_tail[332];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

@@ -187,6 +187,9 @@ int uv__async_loop_init(uv_loop_t* loop);
 void uv__async_loop_close(uv_loop_t* loop);
 int uv__async_loop_fork(uv_loop_t* loop);
 void uv__async_wake(uv_loop_t* loop);
+/* Spins briefly before a blocking wait when a wakeup is likely to come
+ * soon; returns 1 if one is already pending (then do not block). */
+int uv__async_spin(uv_loop_t* loop, int timeout);
 /* Runs the completions the worker pool delivered to this loop. */
 void uv__work_done(uv_loop_t* loop);
 

@@ -58,8 +58,9 @@ static void post_done(struct uv__work* w) {
 
   uv_mutex_lock(&loop->wq_mutex);
   uv__queue_insert_tail(&loop->wq_done, &w->node);
-  wake = !loop->wq_notified;
-  loop->wq_notified = 1;
+  /* Atomic because the loop peeks at it without the lock while it spins
+   * before sleeping (uv__async_spin). */
+  wake = !__atomic_exchange_n(&loop->wq_notified, 1, __ATOMIC_SEQ_CST);
   uv_mutex_unlock(&loop->wq_mutex);
   if (wake)
     uv__async_wake(loop);
@@ -219,7 +220,7 @@ void uv__work_done(uv_loop_t* loop) {
 
   uv_mutex_lock(&loop->wq_mutex);
   uv__queue_move(&loop->wq_done, &batch);
-  loop->wq_notified = 0;
+  __atomic_store_n(&loop->wq_notified, 0, __ATOMIC_SEQ_CST);
   uv_mutex_unlock(&loop->wq_mutex);
 
   while (!uv__queue_empty(&batch)) {
@@ -238,7 +239,7 @@ void uv__work_done(uv_loop_t* loop) {
 /* The loop's own state for completions; the pool itself is global. */
 int uv__work_loop_init(uv_loop_t* loop) {
   uv__queue_init(&loop->wq_done);
-  loop->wq_notified = 0;
+  __atomic_store_n(&loop->wq_notified, 0, __ATOMIC_RELAXED);
   return uv_mutex_init(&loop->wq_mutex);
 }
 
@@ -252,7 +253,7 @@ void uv__work_loop_close(uv_loop_t* loop) {
 void uv__work_loop_fork(uv_loop_t* loop) {
   if (uv_mutex_init(&loop->wq_mutex) != 0)
     abort();
-  loop->wq_notified = 0;
+  __atomic_store_n(&loop->wq_notified, 0, __ATOMIC_RELAXED);
 }
 
 void uv__threadpool_shutdown(void) {

@@ -188,6 +188,8 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   int rounds = 0;
   int n;
 
+  if (timeout != 0 && uv__async_spin(loop, timeout))
+    timeout = 0;
   if (timeout > 0)
     deadline = loop->time + (uint64_t) timeout;
 
