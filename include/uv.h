@@ -1658,7 +1658,8 @@ struct uv_loop_s {
   uint32_t spin_backoff;                  /* waits to skip spinning */
   uint32_t spin_skip;
   uint32_t async_count;                   /* open async handles */
-  char reserved_tail[332];
+  int async_awake;                        /* loop running, not waiting */
+  char reserved_tail[328];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

@@ -8,6 +8,13 @@
  * the stack when the eventfd is readable and runs each marked handle once,
  * in the order of the sends: no scan over all handles.
  *
+ * While the loop is running rather than waiting (async_awake), senders do
+ * not write at all: the loop looks at the stack in every poll phase and
+ * once more, after clearing async_awake, right before it blocks. With the
+ * stack push and that flag both sequentially consistent, either the loop
+ * sees the push or the sender sees the loop asleep and writes (the same
+ * holds for the pool's completion flag).
+ *
  * pending: 0 idle, 1 a sender is pushing it, 2 on the stack or ready list.
  */
 #include "internal.h"
@@ -36,6 +43,11 @@ void uv__async_wake(uv_loop_t* loop) {
   /* EAGAIN means the counter is saturated: the loop will wake anyway. */
 }
 
+void uv__async_wake_if_waiting(uv_loop_t* loop) {
+  if (!__atomic_load_n(&loop->async_awake, __ATOMIC_SEQ_CST))
+    uv__async_wake(loop);
+}
+
 int uv_async_send(uv_async_t* handle) {
   uv_loop_t* loop;
   void* head;
@@ -55,11 +67,12 @@ int uv_async_send(uv_async_t* handle) {
   do
     handle->u.async.next = head;
   while (!__atomic_compare_exchange_n(&loop->async_stack, &head, handle, 1,
-                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-  __atomic_store_n(&handle->pending, ASYNC_QUEUED, __ATOMIC_RELEASE);
-
+                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
   if (head == NULL)
-    uv__async_wake(loop);
+    uv__async_wake_if_waiting(loop);
+  /* Only now may uv_close() (and after it uv_loop_close()) go ahead: the
+   * wakeup above still used the loop. */
+  __atomic_store_n(&handle->pending, ASYNC_QUEUED, __ATOMIC_RELEASE);
   return 0;
 }
 
@@ -87,20 +100,11 @@ static void collect(uv_loop_t* loop) {
  * and a read per callback, and the bound keeps the other phases running. */
 #define UV__ASYNC_DRAIN_ROUNDS 16
 
-static void async_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
+/* Runs the signalled async handles and the pool's completions. */
+static void drain(uv_loop_t* loop) {
   struct uv__queue* q;
   uv_async_t* h;
-  uint64_t count;
-  ssize_t r;
   int round;
-
-  (void) w;
-  (void) events;
-  /* Reset the counter first: a send racing with the drain below then
-   * makes the eventfd readable again instead of being lost. */
-  do
-    r = read(loop->async_fd, &count, sizeof(count));
-  while (r == -1 && errno == EINTR);
 
   for (round = 0; round < UV__ASYNC_DRAIN_ROUNDS; round++) {
     collect(loop);
@@ -120,6 +124,59 @@ static void async_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
   }
 
   uv__work_done(loop);
+}
+
+static void async_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
+  uint64_t count;
+  ssize_t r;
+
+  (void) w;
+  (void) events;
+  /* Reset the counter first: a send racing with the drain then makes the
+   * eventfd readable again instead of being lost. */
+  do
+    r = read(loop->async_fd, &count, sizeof(count));
+  while (r == -1 && errno == EINTR);
+  drain(loop);
+}
+
+static int wakeup_pending(uv_loop_t* loop);
+
+/* Every poll phase: runs what senders left without a wakeup (they skip it
+ * while the loop is awake). Returns 1 if anything ran. */
+int uv__async_poll_check(uv_loop_t* loop) {
+  if (!wakeup_pending(loop))
+    return 0;
+  drain(loop);
+  return 1;
+}
+
+/* Right before a blocking wait: from here on senders must write. Returns
+ * 1 (and stays awake) if something arrived in the meantime. */
+int uv__async_sleep_begin(uv_loop_t* loop) {
+  __atomic_store_n(&loop->async_awake, 0, __ATOMIC_SEQ_CST);
+  if (!wakeup_pending(loop))
+    return 0;
+  __atomic_store_n(&loop->async_awake, 1, __ATOMIC_SEQ_CST);
+  drain(loop);
+  return 1;
+}
+
+void uv__async_sleep_end(uv_loop_t* loop) {
+  __atomic_store_n(&loop->async_awake, 1, __ATOMIC_SEQ_CST);
+}
+
+/* uv_run() is entered: senders may skip their wakeup. */
+void uv__async_run_begin(uv_loop_t* loop) {
+  __atomic_store_n(&loop->async_awake, 1, __ATOMIC_SEQ_CST);
+}
+
+/* uv_run() returns: whatever is left must make the descriptor readable,
+ * for the next uv_run() and for programs that wait on uv_backend_fd(). */
+void uv__async_run_end(uv_loop_t* loop) {
+  __atomic_store_n(&loop->async_awake, 0, __ATOMIC_SEQ_CST);
+  if (wakeup_pending(loop))
+    uv__async_wake(loop);
 }
 
 /* ---------------------------------------------------------------------
@@ -144,9 +201,12 @@ static void cpu_relax(void) {
 #endif
 }
 
+/* Loop thread only. Sequentially consistent loads: see the top of the
+ * file for the pairing with the senders. */
 static int wakeup_pending(uv_loop_t* loop) {
-  return __atomic_load_n(&loop->async_stack, __ATOMIC_ACQUIRE) != NULL ||
-         __atomic_load_n(&loop->wq_notified, __ATOMIC_ACQUIRE) != 0;
+  return __atomic_load_n(&loop->async_stack, __ATOMIC_SEQ_CST) != NULL ||
+         __atomic_load_n(&loop->wq_notified, __ATOMIC_SEQ_CST) != 0 ||
+         !uv__queue_empty(&loop->async_ready);
 }
 
 int uv__async_spin(uv_loop_t* loop, int timeout) {

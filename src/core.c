@@ -173,6 +173,7 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
   if (!alive)
     uv__update_time(loop);
 
+  uv__async_run_begin(loop);
   while (alive && loop->stop_flag == 0) {
     uv__update_time(loop);
     phase_timers(loop);
@@ -205,6 +206,7 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
       break;
   }
 
+  uv__async_run_end(loop);
   /* A stop request ends this call only; the next uv_run() runs normally. */
   loop->stop_flag = 0;
   return alive;

@@ -187,6 +187,13 @@ int uv__async_loop_init(uv_loop_t* loop);
 void uv__async_loop_close(uv_loop_t* loop);
 int uv__async_loop_fork(uv_loop_t* loop);
 void uv__async_wake(uv_loop_t* loop);
+/* Wakes the loop unless it is running, in which case it will look. */
+void uv__async_wake_if_waiting(uv_loop_t* loop);
+int uv__async_poll_check(uv_loop_t* loop);
+int uv__async_sleep_begin(uv_loop_t* loop);
+void uv__async_sleep_end(uv_loop_t* loop);
+void uv__async_run_begin(uv_loop_t* loop);
+void uv__async_run_end(uv_loop_t* loop);
 /* Spins briefly before a blocking wait when a wakeup is likely to come
  * soon; returns 1 if one is already pending (then do not block). */
 int uv__async_spin(uv_loop_t* loop, int timeout);

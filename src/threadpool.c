@@ -58,12 +58,14 @@ static void post_done(struct uv__work* w) {
 
   uv_mutex_lock(&loop->wq_mutex);
   uv__queue_insert_tail(&loop->wq_done, &w->node);
-  /* Atomic because the loop peeks at it without the lock while it spins
-   * before sleeping (uv__async_spin). */
+  /* Atomic because the loop peeks at it without the lock between waits. */
   wake = !__atomic_exchange_n(&loop->wq_notified, 1, __ATOMIC_SEQ_CST);
-  uv_mutex_unlock(&loop->wq_mutex);
+  /* The wakeup happens under the lock: once it is released the loop may
+   * run the completion and even be closed, so this thread must not touch
+   * the loop after unlocking. */
   if (wake)
-    uv__async_wake(loop);
+    uv__async_wake_if_waiting(loop);
+  uv_mutex_unlock(&loop->wq_mutex);
 }
 
 static void worker(void* arg) {

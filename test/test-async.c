@@ -3,6 +3,7 @@
 /* NL_TEST_THREADED */
 #include "test.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -253,4 +254,64 @@ TEST(unref_async_does_not_keep_loop_alive) {
   uv_unref((uv_handle_t*) &a);
   CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
   nl_test_close_loop(&loop);
+}
+
+/* A program that waits on uv_backend_fd() itself, outside uv_run, must be
+ * woken by a send from another thread; and a send made while the loop was
+ * running (no wakeup needed then) must still make the descriptor readable
+ * once uv_run returns. */
+static uv_async_t embed_async;
+static uv_sem_t embed_go;
+
+static void embed_sender(void* arg) {
+  (void) arg;
+  uv_sem_wait(&embed_go);
+  uv_sleep(50);
+  uv_async_send(&embed_async);
+}
+
+static uv_check_t embed_check;
+
+/* Runs after the poll phase: this send happens while the loop runs, so
+ * it makes no wakeup of its own. */
+static void embed_check_cb(uv_check_t* c) {
+  uv_async_send(&embed_async);
+  uv_close((uv_handle_t*) c, NULL);
+}
+
+static void embed_cb(uv_async_t* h) {
+  calls++;
+  if (calls == 1)
+    CHECK_OK(uv_check_start(&embed_check, embed_check_cb));
+  else
+    uv_close((uv_handle_t*) h, NULL);
+}
+
+TEST(wakes_program_polling_backend_fd) {
+  uv_loop_t loop;
+  uv_thread_t t;
+  struct pollfd p;
+  int rounds = 0;
+
+  calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_sem_init(&embed_go, 0));
+  CHECK_OK(uv_async_init(&loop, &embed_async, embed_cb));
+  CHECK_OK(uv_check_init(&loop, &embed_check));
+  CHECK_OK(uv_thread_create(&t, embed_sender, NULL));
+  /* One run hands the loop's descriptors to the kernel. */
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  uv_sem_post(&embed_go);
+  while (uv_loop_alive(&loop)) {
+    p.fd = uv_backend_fd(&loop);
+    p.events = POLLIN;
+    /* A generous limit: a lost wakeup fails the test instead of hanging. */
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(++rounds < 100);
+  }
+  CHECK_EQ(calls, 2);
+  CHECK_OK(uv_thread_join(&t));
+  uv_sem_destroy(&embed_go);
+  CHECK_OK(uv_loop_close(&loop));
 }

@@ -188,14 +188,23 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   int rounds = 0;
   int n;
 
-  if (timeout != 0 && uv__async_spin(loop, timeout))
+  /* Sends and completions that arrived while the loop was running come
+   * without a wakeup; they run here, in the poll phase, without waiting. */
+  if (uv__async_poll_check(loop))
+    timeout = 0;
+  if (timeout != 0 && uv__async_spin(loop, timeout) &&
+      uv__async_poll_check(loop))
     timeout = 0;
   if (timeout > 0)
     deadline = loop->time + (uint64_t) timeout;
 
   for (;;) {
     apply_changes(loop);
+    if (timeout != 0 && uv__async_sleep_begin(loop))
+      timeout = 0;
     n = wait_events(loop, events, timeout);
+    if (timeout != 0)
+      uv__async_sleep_end(loop);
     /* The callbacks below see the time at which the wait returned. */
     uv__update_time(loop);
     if (n == -1) {
