@@ -195,6 +195,16 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   if (timeout != 0 && uv__async_spin(loop, timeout) &&
       uv__async_poll_check(loop))
     timeout = 0;
+  /* Only the loop's own wakeup descriptor is watched and the wait would
+   * not block: the check above saw everything it could report, so the
+   * system call is skipped (an idle loop spinning through iterations
+   * makes none at all). */
+  if (timeout == 0 && loop->nfds == 1 &&
+      uv__queue_empty(&loop->watcher_queue) &&
+      loop->async_io_watcher.armed != 0) {
+    uv__update_time(loop);
+    return;
+  }
   if (timeout > 0)
     deadline = loop->time + (uint64_t) timeout;
 
