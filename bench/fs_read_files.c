@@ -157,12 +157,22 @@ static void remove_files(void) {
   uv_fs_req_cleanup(&req);
 }
 
+#define PASSES 7
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*) a;
+  double y = *(const double*) b;
+  return (x > y) - (x < y);
+}
+
 int main(int argc, char** argv) {
+  double rates[PASSES];
   struct slot* slots;
   char* bufs;
   uint64_t t0;
   uint64_t t1;
   double secs;
+  int pass;
   int i;
 
   if (argc > 1)
@@ -188,19 +198,28 @@ int main(int argc, char** argv) {
     slots[i].buf = uv_buf_init(bufs + (size_t) i * (size_t) file_size,
                                (unsigned int) file_size);
 
-  t0 = uv_hrtime();
-  for (i = 0; i < in_flight; i++)
-    start_next(&slots[i]);
-  if (uv_run(loop, UV_RUN_DEFAULT) != 0)
-    die("uv_run", 0);
-  t1 = uv_hrtime();
-
-  if (files_done != nfiles ||
-      bytes_read != (long long) nfiles * file_size)
-    die("not every file was read", 0);
-  secs = (double) (t1 - t0) / 1e9;
-  printf("fs_read_files: %d files in %.3f s (%.0f files/s)\n", nfiles, secs,
-         nfiles / secs);
+  /* Several passes over the same files; the median pass is reported, so
+   * one disturbed pass does not decide the result. */
+  for (pass = 0; pass < PASSES; pass++) {
+    next_file = 0;
+    files_done = 0;
+    bytes_read = 0;
+    t0 = uv_hrtime();
+    for (i = 0; i < in_flight; i++)
+      start_next(&slots[i]);
+    if (uv_run(loop, UV_RUN_DEFAULT) != 0)
+      die("uv_run", 0);
+    t1 = uv_hrtime();
+    if (files_done != nfiles ||
+        bytes_read != (long long) nfiles * file_size)
+      die("not every file was read", 0);
+    rates[pass] = nfiles / ((double) (t1 - t0) / 1e9);
+  }
+  qsort(rates, PASSES, sizeof(rates[0]), cmp_double);
+  secs = nfiles / rates[PASSES / 2];
+  printf("fs_read_files: %d files in %.3f s (%.0f files/s), median of %d "
+         "passes\n", nfiles, secs, rates[PASSES / 2], PASSES);
+  printf("RESULT fs_read_files %.0f files/s higher\n", rates[PASSES / 2]);
 
   remove_files();
   free(slots);
