@@ -383,7 +383,6 @@ union uv__handle_scratch {
   struct {
     void* next;                     /* link in the cross-thread stack */
   } async;
-  int fd;
   void* reserved[5];
 };
 
@@ -1642,7 +1641,6 @@ struct uv_loop_s {
   uv_timer_t* timer_last;                 /* last started, for grouping */
   struct uv__queue wq_done;               /* pool completions, wq_mutex */
   uv_mutex_t wq_mutex;
-  unsigned int wq_inflight;               /* pool items not yet done */
   int wq_notified;                        /* wakeup already requested */
   void* poll_events;                      /* events being dispatched */
   int poll_nevents;
@@ -1651,7 +1649,6 @@ struct uv_loop_s {
   uv__io_t signal_io_watcher;
   struct uv__queue process_handles;
   UV__LOOP_LINUX_FIELDS
-  void* trace;                            /* tracing and metrics hooks */
   uint64_t iteration;
   uint32_t spin_budget_us;                /* adaptive spin before sleeping */
   uint32_t spin_misses;
@@ -1659,7 +1656,7 @@ struct uv_loop_s {
   uint32_t spin_skip;
   uint32_t async_count;                   /* open async handles */
   int async_awake;                        /* loop running, not waiting */
-  char reserved_tail[328];
+  char reserved_tail[336];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

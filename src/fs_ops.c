@@ -18,6 +18,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* 0, or the negated errno of the call whose result r is (-1 on failure):
+ * the one place in this file where errno becomes a return value. */
+static ssize_t status_of(int r) {
+  return r == -1 ? uv__neg_errno() : 0;
+}
+
 #ifndef IOV_MAX
 #define IOV_MAX 1024
 #endif
@@ -147,9 +153,7 @@ ssize_t uv__fs_op_fsync(uv_fs_t* req) {
   do
     r = fsync(req->file);
   while (r == -1 && errno == EINTR);
-  if (r == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(r);
 }
 
 ssize_t uv__fs_op_fdatasync(uv_fs_t* req) {
@@ -158,9 +162,7 @@ ssize_t uv__fs_op_fdatasync(uv_fs_t* req) {
   do
     r = fdatasync(req->file);
   while (r == -1 && errno == EINTR);
-  if (r == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(r);
 }
 
 ssize_t uv__fs_op_ftruncate(uv_fs_t* req) {
@@ -169,9 +171,7 @@ ssize_t uv__fs_op_ftruncate(uv_fs_t* req) {
   do
     r = ftruncate(req->file, (off_t) req->off);
   while (r == -1 && errno == EINTR);
-  if (r == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(r);
 }
 
 /* ---------------------------------------------------------------------
@@ -333,39 +333,27 @@ ssize_t uv__fs_op_statfs(uv_fs_t* req) {
  * Names.
  */
 ssize_t uv__fs_op_unlink(uv_fs_t* req) {
-  if (unlink(req->path) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(unlink(req->path));
 }
 
 ssize_t uv__fs_op_mkdir(uv_fs_t* req) {
-  if (mkdir(req->path, req->mode) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(mkdir(req->path, req->mode));
 }
 
 ssize_t uv__fs_op_rmdir(uv_fs_t* req) {
-  if (rmdir(req->path) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(rmdir(req->path));
 }
 
 ssize_t uv__fs_op_rename(uv_fs_t* req) {
-  if (rename(req->path, req->new_path) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(rename(req->path, req->new_path));
 }
 
 ssize_t uv__fs_op_link(uv_fs_t* req) {
-  if (link(req->path, req->new_path) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(link(req->path, req->new_path));
 }
 
 ssize_t uv__fs_op_symlink(uv_fs_t* req) {
-  if (symlink(req->path, req->new_path) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(symlink(req->path, req->new_path));
 }
 
 /* mkdtemp(3) and mkstemp(3) want the name to end in six X's, which they
@@ -461,39 +449,27 @@ ssize_t uv__fs_op_realpath(uv_fs_t* req) {
  * Permissions, owners and times.
  */
 ssize_t uv__fs_op_access(uv_fs_t* req) {
-  if (access(req->path, req->flags) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(access(req->path, req->flags));
 }
 
 ssize_t uv__fs_op_chmod(uv_fs_t* req) {
-  if (chmod(req->path, req->mode) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(chmod(req->path, req->mode));
 }
 
 ssize_t uv__fs_op_fchmod(uv_fs_t* req) {
-  if (fchmod(req->file, req->mode) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(fchmod(req->file, req->mode));
 }
 
 ssize_t uv__fs_op_chown(uv_fs_t* req) {
-  if (chown(req->path, req->uid, req->gid) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(chown(req->path, req->uid, req->gid));
 }
 
 ssize_t uv__fs_op_fchown(uv_fs_t* req) {
-  if (fchown(req->file, req->uid, req->gid) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(fchown(req->file, req->uid, req->gid));
 }
 
 ssize_t uv__fs_op_lchown(uv_fs_t* req) {
-  if (lchown(req->path, req->uid, req->gid) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(lchown(req->path, req->uid, req->gid));
 }
 
 /* Seconds as a double to a timespec, to the nearest nanosecond, with
@@ -529,27 +505,21 @@ ssize_t uv__fs_op_utime(uv_fs_t* req) {
   struct timespec ts[2];
 
   fs_times(req, ts);
-  if (utimensat(AT_FDCWD, req->path, ts, 0) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(utimensat(AT_FDCWD, req->path, ts, 0));
 }
 
 ssize_t uv__fs_op_lutime(uv_fs_t* req) {
   struct timespec ts[2];
 
   fs_times(req, ts);
-  if (utimensat(AT_FDCWD, req->path, ts, AT_SYMLINK_NOFOLLOW) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(utimensat(AT_FDCWD, req->path, ts, AT_SYMLINK_NOFOLLOW));
 }
 
 ssize_t uv__fs_op_futime(uv_fs_t* req) {
   struct timespec ts[2];
 
   fs_times(req, ts);
-  if (futimens(req->file, ts) == -1)
-    return uv__neg_errno();
-  return 0;
+  return status_of(futimens(req->file, ts));
 }
 
 /* ---------------------------------------------------------------------
