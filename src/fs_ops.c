@@ -268,13 +268,17 @@ static int fs_statx(int dirfd, const char* path, int flags, uv_stat_t* s) {
 #endif
 }
 
-static ssize_t fs_stat_path(uv_fs_t* req, int at_flags) {
+/* stat, lstat and fstat are one call: fstat is fstatat(fd, "", ...,
+ * AT_EMPTY_PATH). statx first, for birth times; fstatat where the kernel
+ * lacks it. */
+static ssize_t fs_stat_at(uv_fs_t* req, int dirfd, const char* path,
+                          int at_flags) {
   struct stat st;
   int err;
 
-  err = fs_statx(AT_FDCWD, req->path, at_flags, &req->statbuf);
+  err = fs_statx(dirfd, path, at_flags, &req->statbuf);
   if (err == UV_ENOSYS) {
-    if (fstatat(AT_FDCWD, req->path, &st, at_flags) == -1)
+    if (fstatat(dirfd, path, &st, at_flags) == -1)
       return uv__neg_errno();
     fs_stat_from_stat(&req->statbuf, &st);
     err = 0;
@@ -285,27 +289,15 @@ static ssize_t fs_stat_path(uv_fs_t* req, int at_flags) {
 }
 
 ssize_t uv__fs_op_stat(uv_fs_t* req) {
-  return fs_stat_path(req, 0);
+  return fs_stat_at(req, AT_FDCWD, req->path, 0);
 }
 
 ssize_t uv__fs_op_lstat(uv_fs_t* req) {
-  return fs_stat_path(req, AT_SYMLINK_NOFOLLOW);
+  return fs_stat_at(req, AT_FDCWD, req->path, AT_SYMLINK_NOFOLLOW);
 }
 
 ssize_t uv__fs_op_fstat(uv_fs_t* req) {
-  struct stat st;
-  int err;
-
-  err = fs_statx(req->file, "", AT_EMPTY_PATH, &req->statbuf);
-  if (err == UV_ENOSYS) {
-    if (fstat(req->file, &st) == -1)
-      return uv__neg_errno();
-    fs_stat_from_stat(&req->statbuf, &st);
-    err = 0;
-  }
-  if (err == 0)
-    req->ptr = &req->statbuf;
-  return err;
+  return fs_stat_at(req, req->file, "", AT_EMPTY_PATH);
 }
 
 ssize_t uv__fs_op_statfs(uv_fs_t* req) {

@@ -18,14 +18,9 @@
 
 #define UV__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Branch hints for checks that a correct caller never fails. */
-#define UV__LIKELY(x) __builtin_expect(!!(x), 1)
-#define UV__UNLIKELY(x) __builtin_expect(!!(x), 0)
-
 /* ---------------------------------------------------------------------
  * Handle flags (uv_handle_t.flags). The low bits are common to every
- * handle; the high bits belong to the handle type. The value of
- * UV__HANDLE_BLOCKING_WRITES is the one libuv's own tests look for.
+ * handle; the high bits belong to the handle type.
  */
 enum {
   UV__HANDLE_CLOSING = 0x00000001,
@@ -35,24 +30,14 @@ enum {
   UV__HANDLE_INTERNAL = 0x00000010,
   UV__HANDLE_CLOSE_PENDING = 0x00000020,
 
-  UV__HANDLE_READING = 0x00001000,
-  UV__HANDLE_READABLE = 0x00002000,
-  UV__HANDLE_WRITABLE = 0x00004000,
-  UV__HANDLE_SHUTTING = 0x00008000,
-  UV__HANDLE_SHUT = 0x00010000,
-  UV__HANDLE_READ_EOF = 0x00020000,
-  UV__HANDLE_BLOCKING_WRITES = 0x00100000,
-
-  UV__TIMER_GROUPED = 0x01000000, /* member of a group, not its head */
-  UV__ASYNC_IN_READY = 0x01000000
+  UV__TIMER_GROUPED = 0x01000000 /* member of a group, not its head */
 };
 
 /* Loop flags (uv_loop_t.flags). */
 enum {
   UV__LOOP_BLOCK_SIGPROF = 0x1,
   UV__LOOP_METRICS_IDLE = 0x2,
-  UV__LOOP_CLOSED = 0x4,
-  UV__LOOP_RUNNING = 0x8
+  UV__LOOP_CLOSED = 0x4
 };
 
 /* ---------------------------------------------------------------------
@@ -141,7 +126,6 @@ static inline void uv__update_time(uv_loop_t* loop) {
  */
 void uv__run_timers(uv_loop_t* loop);
 int uv__next_timeout(const uv_loop_t* loop);
-void uv__timers_init(uv_loop_t* loop);
 void uv__run_idle(uv_loop_t* loop);
 void uv__run_prepare(uv_loop_t* loop);
 void uv__run_check(uv_loop_t* loop);
@@ -163,7 +147,6 @@ int uv__io_start(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 void uv__io_stop(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 void uv__io_close(uv_loop_t* loop, uv__io_t* w);
 void uv__io_feed(uv_loop_t* loop, uv__io_t* w);
-int uv__io_active(const uv__io_t* w, unsigned int events);
 
 /* ---------------------------------------------------------------------
  * The poller contract. One implementation per kernel interface (epoll
@@ -209,8 +192,6 @@ void uv__process_title_cleanup(void);
  * Small system helpers (each returns 0 or a negative UV_E* code).
  */
 int uv__close(int fd);                 /* close, ignoring EINTR */
-int uv__cloexec(int fd, int set);
-int uv__nonblock(int fd, int set);
 
 /* errno of the failed call, as a UV_E* code. The one place errno turns
  * into a return value. */

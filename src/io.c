@@ -5,7 +5,6 @@
 #include "internal.h"
 
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 void uv__io_init(uv__io_t* w, uv__io_cb cb, int fd) {
@@ -106,10 +105,6 @@ void uv__io_feed(uv_loop_t* loop, uv__io_t* w) {
     uv__queue_insert_tail(&loop->pending_queue, &w->pending_node);
 }
 
-int uv__io_active(const uv__io_t* w, unsigned int events) {
-  return (w->wanted & events) != 0;
-}
-
 /* ---------------------------------------------------------------------
  * Descriptor helpers.
  */
@@ -117,19 +112,6 @@ int uv__close(int fd) {
   /* On Linux the descriptor is released even when close() reports EINTR;
    * retrying could close a descriptor another thread just received. */
   if (close(fd) == -1 && errno != EINTR && errno != EINPROGRESS)
-    return uv__neg_errno();
-  return 0;
-}
-
-int uv__cloexec(int fd, int set) {
-  if (ioctl(fd, set ? FIOCLEX : FIONCLEX) == -1)
-    return uv__neg_errno();
-  return 0;
-}
-
-int uv__nonblock(int fd, int set) {
-  int on = set != 0;
-  if (ioctl(fd, FIONBIO, &on) == -1)
     return uv__neg_errno();
   return 0;
 }

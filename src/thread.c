@@ -23,7 +23,7 @@ static inline int uv__pthread_err(int err) {
  * thread does not hold, destroying one that is held). There is no way to
  * report it and carrying on would corrupt state silently, so abort(). */
 static void uv__thread_check(int err) {
-  if (UV__UNLIKELY(err != 0))
+  if (err != 0)
     abort();
 }
 
