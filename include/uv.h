@@ -1656,7 +1656,8 @@ struct uv_loop_s {
   uint32_t spin_skip;
   uint32_t async_count;                   /* open async handles */
   int async_awake;                        /* loop running, not waiting */
-  char reserved_tail[336];
+  int async_written;                      /* eventfd written since read */
+  char reserved_tail[328];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

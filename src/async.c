@@ -15,7 +15,16 @@
  * sees the push or the sender sees the loop asleep and writes (the same
  * holds for the pool's completion flag).
  *
- * pending: 0 idle, 1 a sender is pushing it, 2 on the stack or ready list.
+ * pending: 0 idle, 1 a sender is pushing it, 2 on the stack or ready
+ * list, 3 closed. Senders only ever move it from 0 to 1 (a compare and
+ * swap) and from 1 to 2; the loop thread moves it from 2 back to 0 when it
+ * runs the handle, and to 3 when the handle is closed, which makes every
+ * later send a no-op.
+ *
+ * A write to the eventfd is followed by setting async_written, so that the
+ * loop knows to read the counter back to zero even when it never waits on
+ * the descriptor itself (an embedder waiting on uv_backend_fd() would
+ * otherwise find it readable forever).
  */
 #include "internal.h"
 #include "dispatch.h"
@@ -24,7 +33,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum { ASYNC_IDLE = 0, ASYNC_PUSHING = 1, ASYNC_QUEUED = 2 };
+enum { ASYNC_IDLE = 0, ASYNC_PUSHING = 1, ASYNC_QUEUED = 2, ASYNC_CLOSED = 3 };
 
 /* Waits out a sender that has claimed the handle but not yet finished its
  * push: a handful of instructions, unless that thread was preempted. */
@@ -40,7 +49,23 @@ void uv__async_wake(uv_loop_t* loop) {
   do
     r = write(loop->async_fd, &one, sizeof(one));
   while (r == -1 && errno == EINTR);
-  /* EAGAIN means the counter is saturated: the loop will wake anyway. */
+  /* EAGAIN means the counter is saturated: the loop will wake anyway.
+   * The flag goes up after the write, so a loop that sees it and then
+   * reads finds the counter non-zero; a flag seen late costs one read
+   * that finds nothing. */
+  __atomic_store_n(&loop->async_written, 1, __ATOMIC_RELEASE);
+}
+
+/* Reads the eventfd's counter back to zero. Loop thread only. The flag
+ * goes down first: a write racing with this read raises it again. */
+static void reset_wakeup(uv_loop_t* loop) {
+  uint64_t count;
+  ssize_t r;
+
+  __atomic_store_n(&loop->async_written, 0, __ATOMIC_SEQ_CST);
+  do
+    r = read(loop->async_fd, &count, sizeof(count));
+  while (r == -1 && errno == EINTR);
 }
 
 void uv__async_wake_if_waiting(uv_loop_t* loop) {
@@ -127,24 +152,23 @@ static void drain(uv_loop_t* loop) {
 }
 
 static void async_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
-  uint64_t count;
-  ssize_t r;
-
   (void) w;
   (void) events;
   /* Reset the counter first: a send racing with the drain then makes the
    * eventfd readable again instead of being lost. */
-  do
-    r = read(loop->async_fd, &count, sizeof(count));
-  while (r == -1 && errno == EINTR);
+  reset_wakeup(loop);
   drain(loop);
 }
 
 static int wakeup_pending(uv_loop_t* loop);
 
-/* Every poll phase: runs what senders left without a wakeup (they skip it
- * while the loop is awake). Returns 1 if anything ran. */
+/* Every poll phase: consumes a wakeup written while the loop was not
+ * looking (between two uv_run() calls, say), and runs what senders left
+ * without one (they skip it while the loop is awake). Returns 1 if
+ * anything ran. */
 int uv__async_poll_check(uv_loop_t* loop) {
+  if (__atomic_load_n(&loop->async_written, __ATOMIC_ACQUIRE))
+    reset_wakeup(loop);
   if (!wakeup_pending(loop))
     return 0;
   drain(loop);
@@ -260,20 +284,36 @@ int uv_async_init(uv_loop_t* loop, uv_async_t* handle, uv_async_cb async_cb) {
 }
 
 /* A closing handle must leave the stack and the ready list before its
- * memory can be reused. Sends after uv_close() are caller bugs; the handle
- * stays marked, so they are ignored. */
+ * memory can be reused, and no sender may touch it (or the loop's wakeup
+ * descriptor on its behalf) once this returns. The state goes to
+ * ASYNC_CLOSED by a compare and swap, never by a plain store: a sender
+ * that claims the handle between a look and a store would otherwise leave
+ * it on the stack. Sends after uv_close() find it closed and do nothing. */
 void uv__async_close(uv_async_t* handle) {
   uv_loop_t* loop = handle->loop;
+  int state;
 
-  wait_for_sender(handle);
-  if (__atomic_load_n(&handle->pending, __ATOMIC_ACQUIRE) == ASYNC_QUEUED) {
+  for (;;) {
+    state = ASYNC_IDLE;
+    if (__atomic_compare_exchange_n(&handle->pending, &state, ASYNC_CLOSED,
+                                    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      break;
+    if (state == ASYNC_PUSHING) {
+      /* A sender between its claim and the end of its wakeup. */
+      sched_yield();
+      continue;
+    }
+    /* Queued: only this thread moves the handle out of that state. */
+    assert(state == ASYNC_QUEUED);
     collect(loop);
     uv__queue_remove(&handle->queue);
-    /* What else was collected still needs its dispatch. */
+    __atomic_store_n(&handle->pending, ASYNC_CLOSED, __ATOMIC_RELAXED);
+    /* What else was collected still needs its dispatch: a running loop
+     * looks at the ready list in its poll phase; an embedder needs the
+     * descriptor readable. */
     if (!uv__queue_empty(&loop->async_ready))
-      uv__async_wake(loop);
-  } else {
-    __atomic_store_n(&handle->pending, ASYNC_QUEUED, __ATOMIC_RELEASE);
+      uv__async_wake_if_waiting(loop);
+    break;
   }
   loop->async_count--;
   uv__handle_stop((uv_handle_t*) handle);
@@ -300,6 +340,7 @@ static int open_wakeup(uv_loop_t* loop) {
 
 int uv__async_loop_init(uv_loop_t* loop) {
   loop->async_stack = NULL;
+  loop->async_written = 0;
   uv__queue_init(&loop->async_ready);
   loop->async_count = 0;
   /* With one CPU the thread that would wake us cannot run while we spin. */
@@ -325,6 +366,7 @@ int uv__async_loop_fork(uv_loop_t* loop) {
   int err;
 
   uv__async_loop_close(loop);
+  loop->async_written = 0;
   err = open_wakeup(loop);
   if (err != 0)
     return err;
