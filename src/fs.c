@@ -83,7 +83,7 @@ static void fs_work(struct uv__work* w) {
 static void fs_done(struct uv__work* w, int status) {
   uv_fs_t* req = uv__container_of(w, uv_fs_t, work_req);
 
-  uv__req_unregister(req->loop);
+  uv__req_unregister(req->loop, req);
   if (status == UV_ECANCELED) {
     /* The operation never ran. */
     req->result = UV_ECANCELED;
@@ -106,16 +106,27 @@ static int uv__fs_try_fast_path(uv_fs_t* req) {
  * here. Without a callback it runs now, on the caller's thread, and its
  * result is returned; otherwise it is queued and 0 is returned. */
 static int uv__fs_submit(uv_loop_t* loop, uv_fs_t* req, uv_fs_cb cb) {
+  int err;
+
   if (cb == NULL) {
     req->result = fs_execute(req);
     fs_release_bufs(req);
     return (int) req->result;
   }
-  uv__req_register(loop);
+  uv__req_register(loop, req);
   if (uv__fs_try_fast_path(req))
     return 0;
-  uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, fs_work, fs_done);
-  return 0;
+  err = uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, fs_work,
+                        fs_done);
+  if (err != 0) {
+    /* Nothing will run: give back what the request holds, as a failed
+     * synchronous call would leave it. */
+    uv__req_unregister(loop, req);
+    fs_release_bufs(req);
+    uv_fs_req_cleanup(req);
+    req->result = err;
+  }
+  return err;
 }
 
 /* Sets up every field a later uv_fs_req_cleanup() or uv_cancel() looks
@@ -133,8 +144,6 @@ static int fs_init(uv_loop_t* loop, uv_fs_t* req, uv_fs_type type,
   req->new_path = NULL;
   req->bufs = NULL;
   req->nbufs = 0;
-  /* uv_cancel() tells a request that never went to the pool by this. */
-  req->work_req.work = NULL;
   if (cb != NULL && loop == NULL)
     return UV_EINVAL;
   return 0;
@@ -177,6 +186,10 @@ static int fs_prepare(uv_loop_t* loop, uv_fs_t* req, uv_fs_type type,
 
   if (req == NULL)
     return UV_EINVAL;
+  /* A request still in flight is in use by a worker: not a field of it
+   * may change, not even its result. */
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
   err = fs_init(loop, req, type, cb);
   if (err != 0)
     return fs_reject(req, err);
@@ -630,7 +643,9 @@ int uv_fs_closedir(uv_loop_t* loop, uv_fs_t* req, uv_dir_t* dir,
  * Cleanup and accessors.
  */
 void uv_fs_req_cleanup(uv_fs_t* req) {
-  if (req == NULL)
+  /* In flight, the path and buffers are a worker's: freeing them now
+   * would pull them from under it. */
+  if (req == NULL || uv__req_in_flight(req))
     return;
   if (req->path != NULL && fs_owns_path(req))
     uv__free((char*) req->path);

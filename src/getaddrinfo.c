@@ -282,7 +282,7 @@ static void lookup(struct uv__work* w) {
 static void lookup_done(struct uv__work* w, int status) {
   uv_getaddrinfo_t* req = uv__container_of(w, uv_getaddrinfo_t, work_req);
 
-  uv__req_unregister(req->loop);
+  uv__req_unregister(req->loop, req);
   release_copies(req);
   /* A cancelled lookup reports libuv's DNS-specific code. */
   if (status == UV_ECANCELED) {
@@ -307,6 +307,8 @@ int uv_getaddrinfo(uv_loop_t* loop,
 
   if (loop == NULL || req == NULL || (node == NULL && service == NULL))
     return UV_EINVAL;
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
   node_size = 0;
   if (node != NULL) {
     err = hostname_to_ascii(node, &host);
@@ -328,8 +330,6 @@ int uv_getaddrinfo(uv_loop_t* loop,
   req->hints = NULL;
   req->hostname = NULL;
   req->service = NULL;
-  /* Not on the pool (yet): uv_cancel() answers UV_EBUSY. */
-  req->work_req.work = NULL;
   if (hints != NULL) {
     req->hints = (struct addrinfo*) block;
     copy_hints(req->hints, hints);
@@ -347,10 +347,14 @@ int uv_getaddrinfo(uv_loop_t* loop,
     release_copies(req);
     return req->retcode;
   }
-  uv__req_register(loop);
-  uv__work_submit(loop, &req->work_req, UV__WORK_SLOW_IO, lookup,
-                  lookup_done);
-  return 0;
+  uv__req_register(loop, req);
+  err = uv__work_submit(loop, &req->work_req, UV__WORK_SLOW_IO, lookup,
+                        lookup_done);
+  if (err != 0) {
+    uv__req_unregister(loop, req);
+    release_copies(req);
+  }
+  return err;
 }
 
 void uv_freeaddrinfo(struct addrinfo* ai) {

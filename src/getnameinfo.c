@@ -33,7 +33,7 @@ static void lookup(struct uv__work* w) {
 static void lookup_done(struct uv__work* w, int status) {
   uv_getnameinfo_t* req = uv__container_of(w, uv_getnameinfo_t, work_req);
 
-  uv__req_unregister(req->loop);
+  uv__req_unregister(req->loop, req);
   /* A cancelled lookup reports libuv's DNS-specific code. */
   if (status == UV_ECANCELED)
     req->retcode = UV_EAI_CANCELED;
@@ -48,10 +48,14 @@ int uv_getnameinfo(uv_loop_t* loop,
                    uv_getnameinfo_cb getnameinfo_cb,
                    const struct sockaddr* addr,
                    int flags) {
+  int err;
+
   if (loop == NULL || req == NULL || addr == NULL)
     return UV_EINVAL;
   if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
     return UV_EINVAL;
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
 
   uv__req_init(loop, (uv_req_t*) req, UV_GETNAMEINFO);
   req->loop = loop;
@@ -62,15 +66,15 @@ int uv_getnameinfo(uv_loop_t* loop,
   req->service[0] = '\0';
   /* Copied so that the caller's address need not outlive the call. */
   memcpy(&req->storage, addr, address_size(addr->sa_family));
-  /* Not on the pool (yet): uv_cancel() answers UV_EBUSY. */
-  req->work_req.work = NULL;
 
   if (getnameinfo_cb == NULL) {
     lookup(&req->work_req);
     return req->retcode;
   }
-  uv__req_register(loop);
-  uv__work_submit(loop, &req->work_req, UV__WORK_SLOW_IO, lookup,
-                  lookup_done);
-  return 0;
+  uv__req_register(loop, req);
+  err = uv__work_submit(loop, &req->work_req, UV__WORK_SLOW_IO, lookup,
+                        lookup_done);
+  if (err != 0)
+    uv__req_unregister(loop, req);
+  return err;
 }

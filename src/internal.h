@@ -88,12 +88,33 @@ static inline void uv__req_init(uv_loop_t* loop, uv_req_t* req,
   req->type = type;
 }
 
-static inline void uv__req_register(uv_loop_t* loop) {
+/* A request is in flight from its registration with the loop until its
+ * completion runs. While in flight it carries a stamp in its first
+ * reserved word (private in libuv's layout too): its own address mixed
+ * with a constant. A fresh request's memory holds garbage that matches
+ * the stamp only by astronomical chance (a copy of another request's
+ * stamp does not match, since the address differs), so submitting a
+ * request that is still in flight is refused with UV_EBUSY instead of
+ * corrupting the queues it is on. Loop thread only, like the requests. */
+#define UV__REQ_STAMP_KEY ((uintptr_t) 0x9e3779b97f4a7c15u)
+
+static inline int uv__req_in_flight(const void* req) {
+  const uv_req_t* r = (const uv_req_t*) req;
+  return (uintptr_t) r->reserved[0] == ((uintptr_t) r ^ UV__REQ_STAMP_KEY);
+}
+
+static inline void uv__req_register(uv_loop_t* loop, void* req) {
+  uv_req_t* r = (uv_req_t*) req;
+  r->reserved[0] = (void*) ((uintptr_t) r ^ UV__REQ_STAMP_KEY);
   loop->active_reqs.count++;
 }
 
-static inline void uv__req_unregister(uv_loop_t* loop) {
+/* Called before the request's callback, which may submit it again. */
+static inline void uv__req_unregister(uv_loop_t* loop, void* req) {
+  uv_req_t* r = (uv_req_t*) req;
   assert(loop->active_reqs.count > 0);
+  assert(uv__req_in_flight(r));
+  r->reserved[0] = NULL;
   loop->active_reqs.count--;
 }
 

@@ -150,7 +150,7 @@ static void random_work(struct uv__work* w) {
 static void random_done(struct uv__work* w, int status) {
   uv_random_t* req = uv__container_of(w, uv_random_t, work_req);
 
-  uv__req_unregister(req->loop);
+  uv__req_unregister(req->loop, req);
   if (status == UV_ECANCELED)
     req->status = UV_ECANCELED;
   uv__dispatch_random(req, req->status, req->buf, req->buflen);
@@ -162,6 +162,8 @@ int uv_random(uv_loop_t* loop,
               size_t buflen,
               unsigned int flags,
               uv_random_cb cb) {
+  int err;
+
   /* The order of the checks is libuv's: an oversized request is E2BIG
    * even when the flags are also invalid. */
   if (buflen > 0x7FFFFFFFu)
@@ -179,8 +181,9 @@ int uv_random(uv_loop_t* loop,
 
   if (loop == NULL || req == NULL)
     return UV_EINVAL;
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
   uv__req_init(loop, (uv_req_t*) req, UV_RANDOM);
-  uv__req_register(loop);
   req->loop = loop;
   req->status = 0;
   req->buf = buf;
@@ -188,7 +191,10 @@ int uv_random(uv_loop_t* loop,
   req->cb = cb;
   /* Even an empty request goes through the pool, so that the callback
    * always runs later, from the loop, as callers expect. */
-  uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, random_work,
-                  random_done);
-  return 0;
+  uv__req_register(loop, req);
+  err = uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, random_work,
+                        random_done);
+  if (err != 0)
+    uv__req_unregister(loop, req);
+  return err;
 }

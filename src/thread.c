@@ -31,20 +31,29 @@ static void uv__thread_check(int err) {
  * Threads.
  */
 
-/* The thread's entry point and argument, handed to the trampoline. A heap
- * block because the creating thread may return before the new one runs. */
+/* The thread's entry point and argument, handed to the trampoline on the
+ * creating thread's stack: the creator waits until the new thread has
+ * copied them. That costs the creator one wakeup of the new thread, and
+ * spares an allocation, so uv_thread_create (and with it the worker pool)
+ * works whatever the allocator set by uv_replace_allocator does. */
 struct uv__thread_start {
   uv_thread_cb entry;
   void* arg;
+  sem_t copied;
 };
 
 /* uv_thread_cb returns void while pthread wants void* (*)(void*); calling
  * through a cast function pointer of another type is undefined, hence this
  * trampoline. */
 static void* uv__thread_trampoline(void* data) {
-  struct uv__thread_start start = *(struct uv__thread_start*) data;
-  uv__free(data);
-  start.entry(start.arg);
+  struct uv__thread_start* start = data;
+  uv_thread_cb entry = start->entry;
+  void* arg = start->arg;
+
+  /* `start` may be gone as soon as the creator sees this post: POSIX lets
+   * a semaphore be destroyed once no thread is blocked on it. */
+  sem_post(&start->copied);
+  entry(arg);
   return NULL;
 }
 
@@ -88,7 +97,7 @@ int uv_thread_create_ex(uv_thread_t* tid,
                         const uv_thread_options_t* params,
                         uv_thread_cb entry,
                         void* arg) {
-  struct uv__thread_start* start;
+  struct uv__thread_start start;
   pthread_attr_t attr;
   size_t stack_size;
   int err;
@@ -107,26 +116,23 @@ int uv_thread_create_ex(uv_thread_t* tid,
     stack_size = uv__thread_default_stack();
   stack_size = uv__thread_stack_round(stack_size);
 
-  start = uv__malloc(sizeof(*start));
-  if (start == NULL)
-    return UV_ENOMEM;
-  start->entry = entry;
-  start->arg = arg;
+  start.entry = entry;
+  start.arg = arg;
+  if (sem_init(&start.copied, 0, 0) != 0)
+    return uv__neg_errno();
 
   err = pthread_attr_init(&attr);
-  if (err != 0) {
-    uv__free(start);
-    return uv__pthread_err(err);
+  if (err == 0) {
+    err = pthread_attr_setstacksize(&attr, stack_size);
+    if (err == 0)
+      err = pthread_create(tid, &attr, uv__thread_trampoline, &start);
+    pthread_attr_destroy(&attr);
   }
-  err = pthread_attr_setstacksize(&attr, stack_size);
   if (err == 0)
-    err = pthread_create(tid, &attr, uv__thread_trampoline, start);
-  pthread_attr_destroy(&attr);
-  if (err != 0) {
-    uv__free(start);
-    return uv__pthread_err(err);
-  }
-  return 0;
+    while (sem_wait(&start.copied) != 0 && errno == EINTR)
+      continue;
+  sem_destroy(&start.copied);
+  return uv__pthread_err(err);
 }
 
 uv_thread_t uv_thread_self(void) {

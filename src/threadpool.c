@@ -12,18 +12,20 @@
 #include "dispatch.h"
 #include "threadpool.h"
 
-#include <string.h>
-
 #include <stdlib.h>
+#include <string.h>
 
 #define UV__POOL_DEFAULT_SIZE 4
 #define UV__POOL_MAX_SIZE 1024
 
+/* The thread table is static, so that the pool starts without allocating:
+ * a program whose allocator fails (uv_replace_allocator) still gets its
+ * work done, as with libuv. */
 static struct {
   uv_once_t once;
   uv_mutex_t mutex;
   uv_cond_t cond;
-  uv_thread_t* threads;
+  uv_thread_t threads[UV__POOL_MAX_SIZE];
   unsigned int nthreads;
   unsigned int idle;              /* threads waiting on cond */
   unsigned int slow_running;
@@ -132,34 +134,44 @@ static unsigned int pool_size(void) {
 
 static void reset_after_fork(void);
 
+/* The lock, the condition and the queues; the threads start with the
+ * first submission (start_threads). */
 static void pool_init(void) {
   static int atfork_registered;
-  unsigned int n = pool_size();
-  unsigned int i;
 
   if (!atfork_registered) {
     atfork_registered = 1;
     pthread_atfork(NULL, NULL, reset_after_fork);
   }
-  /* Without a lock, a condition variable or threads, nothing that uses
-   * the pool can work: there is no way to report it to a caller of
-   * uv_queue_work that expects the work to run, so give up loudly. */
+  /* glibc's mutex and condition initialisers cannot fail for these
+   * attributes; without them no pool could work at all. */
   if (uv_mutex_init(&pool.mutex) != 0 || uv_cond_init(&pool.cond) != 0)
     abort();
   uv__queue_init(&pool.queue);
   uv__queue_init(&pool.slow_waiting);
-  pool.threads = uv__calloc(n, sizeof(pool.threads[0]));
-  if (pool.threads == NULL)
-    abort();
-  pool.slow_max = (n + 1) / 2;
+}
+
+/* Pool lock held. Starts as many threads as it can, up to the configured
+ * number; if none starts (no memory for a stack, RLIMIT_NPROC), returns
+ * the error, and the next submission tries again. */
+static int start_threads(void) {
+  unsigned int n = pool_size();
+  unsigned int i;
+  int err = 0;
+
   pool.stopping = 0;
+  pool.slow_max = (n + 1) / 2;
   for (i = 0; i < n; i++) {
-    if (uv_thread_create(&pool.threads[i], worker, NULL) != 0)
+    err = uv_thread_create(&pool.threads[i], worker, NULL);
+    if (err != 0)
       break;
     pool.nthreads++;
   }
   if (pool.nthreads == 0)
-    abort();
+    return err;
+  /* With fewer threads than asked for, DNS still gets only half. */
+  pool.slow_max = (pool.nthreads + 1) / 2;
+  return 0;
 }
 
 /* The child of a fork() has the pool's memory but none of its threads:
@@ -173,10 +185,12 @@ static void reset_after_fork(void) {
   pool.once = fresh;
 }
 
-void uv__work_submit(uv_loop_t* loop, struct uv__work* w,
-                     enum uv__work_kind kind,
-                     void (*work)(struct uv__work* w),
-                     void (*done)(struct uv__work* w, int status)) {
+int uv__work_submit(uv_loop_t* loop, struct uv__work* w,
+                    enum uv__work_kind kind,
+                    void (*work)(struct uv__work* w),
+                    void (*done)(struct uv__work* w, int status)) {
+  int err;
+
   uv_once(&pool.once, pool_init);
   w->work = work;
   w->done = done;
@@ -184,20 +198,29 @@ void uv__work_submit(uv_loop_t* loop, struct uv__work* w,
                 ? (uv_loop_t*) ((uintptr_t) loop | 1)
                 : loop;
   uv_mutex_lock(&pool.mutex);
+  if (pool.nthreads == 0) {
+    err = start_threads();
+    if (err != 0) {
+      uv_mutex_unlock(&pool.mutex);
+      w->work = NULL;
+      return err;
+    }
+  }
   uv__queue_insert_tail(&pool.queue, &w->node);
   if (pool.idle > 0)
     uv_cond_signal(&pool.cond);
   uv_mutex_unlock(&pool.mutex);
+  return 0;
 }
 
 /* An item can be cancelled while it waits in the queue; once a worker has
- * taken it, it runs to completion. */
+ * taken it, it runs to completion. Every field it looks at is read under
+ * the pool lock, which the workers hold when they change them. */
 int uv__work_cancel(uv_loop_t* loop, struct uv__work* w) {
   int cancellable;
 
   (void) loop;
-  if (pool.nthreads == 0)
-    return UV_EBUSY;
+  uv_once(&pool.once, pool_init);
   uv_mutex_lock(&pool.mutex);
   cancellable = w->work != NULL && w->work != cancelled_marker &&
                 uv__queue_linked(&w->node);
@@ -269,10 +292,8 @@ void uv__threadpool_shutdown(void) {
   uv_mutex_unlock(&pool.mutex);
   for (i = 0; i < pool.nthreads; i++)
     uv_thread_join(&pool.threads[i]);
-  uv__free(pool.threads);
   uv_mutex_destroy(&pool.mutex);
   uv_cond_destroy(&pool.cond);
-  pool.threads = NULL;
   pool.nthreads = 0;
 }
 
@@ -286,7 +307,7 @@ static void user_work(struct uv__work* w) {
 
 static void user_done(struct uv__work* w, int status) {
   uv_work_t* req = uv__container_of(w, uv_work_t, work_req);
-  uv__req_unregister(req->loop);
+  uv__req_unregister(req->loop, req);
   if (req->after_work_cb != NULL)
     req->after_work_cb(req, status);
 }
@@ -321,22 +342,30 @@ int uv_cancel(uv_req_t* req) {
     default:
       return UV_EINVAL;
   }
-  /* A request that never went to the pool (a synchronous fs call) has no
-   * work function and nothing to cancel. */
-  if (w->work == NULL)
+  /* A request that is not in flight (never submitted, a synchronous fs
+   * call, already completed) has nothing to cancel. */
+  if (!uv__req_in_flight(req))
     return UV_EBUSY;
   return uv__work_cancel(loop, w);
 }
 
 int uv_queue_work(uv_loop_t* loop, uv_work_t* req, uv_work_cb work_cb,
                   uv_after_work_cb after_work_cb) {
+  int err;
+
   if (loop == NULL || req == NULL || work_cb == NULL)
     return UV_EINVAL;
+  /* Its fields are in use by a worker or on a queue: leave them alone. */
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
   uv__req_init(loop, (uv_req_t*) req, UV_WORK);
-  uv__req_register(loop);
   req->loop = loop;
   req->work_cb = work_cb;
   req->after_work_cb = after_work_cb;
-  uv__work_submit(loop, &req->work_req, UV__WORK_CPU, user_work, user_done);
-  return 0;
+  uv__req_register(loop, req);
+  err = uv__work_submit(loop, &req->work_req, UV__WORK_CPU, user_work,
+                        user_done);
+  if (err != 0)
+    uv__req_unregister(loop, req);
+  return err;
 }

@@ -12,11 +12,12 @@ enum uv__work_kind {
 
 /* Queues w; `work` runs on a pool thread, then `done` on the loop's
  * thread with 0, or UV_ECANCELED after a successful uv__work_cancel.
- * The caller registers its request with the loop. */
-void uv__work_submit(uv_loop_t* loop, struct uv__work* w,
-                     enum uv__work_kind kind,
-                     void (*work)(struct uv__work* w),
-                     void (*done)(struct uv__work* w, int status));
+ * Fails only when no pool thread could be started (0 or a UV_E* code).
+ * The caller registers its request with the loop, on success. */
+int uv__work_submit(uv_loop_t* loop, struct uv__work* w,
+                    enum uv__work_kind kind,
+                    void (*work)(struct uv__work* w),
+                    void (*done)(struct uv__work* w, int status));
 
 /* 0 if w had not started and will complete with UV_ECANCELED, else
  * UV_EBUSY. */

@@ -938,3 +938,64 @@ TEST(slow_lookups_leave_threads_for_work) {
   CHECK_EQ(fake.max_active, 2);
   CHECK_OK(uv_loop_close(&loop));
 }
+
+/* Lookups still in flight are refused and left as they are; once their
+ * callbacks have run, the same requests can be used again. */
+static void busy_gai_cb(uv_getaddrinfo_t* req, int status,
+                        struct addrinfo* res) {
+  (void) req;
+  on_loop_thread();
+  CHECK_EQ(status, 0);
+  uv_freeaddrinfo(res);
+  gai_cb_calls++;
+}
+
+static void busy_gni_cb(uv_getnameinfo_t* req, int status, const char* host,
+                        const char* service) {
+  (void) req;
+  (void) host;
+  (void) service;
+  on_loop_thread();
+  CHECK_EQ(status, 0);
+  gni_cb_calls++;
+}
+
+TEST(request_in_flight_is_refused) {
+  uv_loop_t loop;
+  uv_getaddrinfo_t gai;
+  uv_getnameinfo_t gni;
+  struct sockaddr_in sin;
+
+  CHECK_OK(setenv("UV_THREADPOOL_SIZE", "4", 1));
+  loop_thread = uv_thread_self();
+  gai_cb_calls = gni_cb_calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  block_pool(&loop);
+  CHECK_OK(uv_ip4_addr("127.0.0.1", 80, &sin));
+  CHECK_OK(uv_getaddrinfo(&loop, &gai, busy_gai_cb, "127.0.0.1", NULL,
+                          NULL));
+  CHECK_EQ(uv_getaddrinfo(&loop, &gai, busy_gai_cb, "127.0.0.1", NULL, NULL),
+           UV_EBUSY);
+  CHECK_EQ(uv_getaddrinfo(&loop, &gai, NULL, "127.0.0.1", NULL, NULL),
+           UV_EBUSY);
+  CHECK_STREQ(gai.hostname, "127.0.0.1");
+  CHECK_OK(uv_getnameinfo(&loop, &gni, busy_gni_cb, (struct sockaddr*) &sin,
+                          NI_NUMERICHOST | NI_NUMERICSERV));
+  CHECK_EQ(uv_getnameinfo(&loop, &gni, busy_gni_cb, (struct sockaddr*) &sin,
+                          0), UV_EBUSY);
+  CHECK_EQ(gni.flags, NI_NUMERICHOST | NI_NUMERICSERV);
+  CHECK_EQ(loop.active_reqs.count, POOL + 2);
+  unblock_pool();
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(gai_cb_calls, 1);
+  CHECK_EQ(gni_cb_calls, 1);
+  CHECK_OK(uv_getaddrinfo(&loop, &gai, busy_gai_cb, "127.0.0.1", NULL,
+                          NULL));
+  CHECK_OK(uv_getnameinfo(&loop, &gni, busy_gni_cb, (struct sockaddr*) &sin,
+                          NI_NUMERICHOST));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(gai_cb_calls, 2);
+  CHECK_EQ(gni_cb_calls, 2);
+  destroy_pool_blocker();
+  CHECK_OK(uv_loop_close(&loop));
+}

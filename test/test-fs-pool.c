@@ -228,3 +228,39 @@ TEST(out_of_memory) {
   nl_test_close_loop(&loop);
   CHECK_OK(uv_replace_allocator(malloc, realloc, calloc, free));
 }
+
+/* A request still in flight is refused, asynchronous or synchronous, and
+ * left exactly as it was (a worker may be using it); uv_fs_req_cleanup()
+ * leaves it alone too. After its callback it can be used again. */
+TEST(request_in_flight_is_refused) {
+  uv_loop_t loop;
+  uv_fs_t req;
+  const char* path;
+  const char* path_copy;
+
+  CHECK_OK(setenv("UV_THREADPOOL_SIZE", "4", 1));
+  start(&loop);
+  fs_block_pool(&loop);
+  path = nl_test_tmpdir();
+  CHECK_OK(uv_fs_stat(&loop, &req, path, record_cb));
+  path_copy = req.path;
+  CHECK(path_copy != path);
+  CHECK_EQ(uv_fs_stat(&loop, &req, path, record_cb), UV_EBUSY);
+  CHECK_EQ(uv_fs_lstat(&loop, &req, path, NULL), UV_EBUSY);
+  CHECK_EQ(uv_fs_close(&loop, &req, 0, NULL), UV_EBUSY);
+  uv_fs_req_cleanup(&req);
+  CHECK(req.path == path_copy);
+  CHECK_STREQ(req.path, path);
+  CHECK_EQ(req.fs_type, UV_FS_STAT);
+  CHECK_EQ(req.result, 0);
+  CHECK_EQ(loop.active_reqs.count, fs_nblockers + 1);
+  fs_release_pool();
+  finish(&loop, 1);
+  CHECK_OK(req.result);
+  uv_fs_req_cleanup(&req);
+  CHECK_OK(uv_fs_stat(&loop, &req, path, record_cb));
+  finish(&loop, 2);
+  uv_fs_req_cleanup(&req);
+  fs_destroy_blockers();
+  nl_test_close_loop(&loop);
+}

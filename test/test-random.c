@@ -317,3 +317,30 @@ TEST(random_error_reported) {
   CHECK_EQ(uv_random(NULL, NULL, buf, sizeof(buf), 0, NULL), UV_EFAULT);
   CHECK_EQ(fake_calls, 1);
 }
+
+/* A request still in flight is refused and left as it is. */
+TEST(random_async_in_flight_is_refused) {
+  uv_loop_t loop;
+  uv_random_t req;
+  unsigned char other[8];
+
+  loop_thread = uv_thread_self();
+  cb_calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  req.data = &cb_calls;
+  expect_status = 0;
+  expect_active = 0;
+  CHECK_OK(uv_random(&loop, &req, async_buf, sizeof(async_buf), 0,
+                     async_cb));
+  CHECK_EQ(uv_random(&loop, &req, other, sizeof(other), 0, async_cb),
+           UV_EBUSY);
+  CHECK(req.buf == async_buf);
+  CHECK_EQ(loop.active_reqs.count, 1);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_OK(uv_random(&loop, &req, async_buf, sizeof(async_buf), 0,
+                     async_cb));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 2);
+  CHECK_OK(uv_loop_close(&loop));
+}

@@ -3,6 +3,7 @@
 /* NL_TEST_THREADED */
 #include "test.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -340,4 +341,229 @@ TEST(library_shutdown_joins_pool) {
   CHECK_OK(uv_loop_close(&loop));
   uv_library_shutdown();
   uv_library_shutdown();
+}
+
+/* An allocator that always fails. Frees go to the C library, which made
+ * whatever was allocated before it was installed. */
+static void* failing_malloc(size_t size) {
+  (void) size;
+  return NULL;
+}
+
+static void* failing_realloc(void* ptr, size_t size) {
+  (void) ptr;
+  (void) size;
+  return NULL;
+}
+
+static void* failing_calloc(size_t count, size_t size) {
+  (void) count;
+  (void) size;
+  return NULL;
+}
+
+static void fs_after(uv_fs_t* req) {
+  CHECK_OK(req->result);
+  after_calls++;
+  uv_fs_req_cleanup(req);
+}
+
+static void random_after(uv_random_t* req, int status, void* buf,
+                         size_t len) {
+  (void) req;
+  (void) buf;
+  (void) len;
+  CHECK_OK(status);
+  after_calls++;
+}
+
+/* The first use of the pool starts its threads without allocating, and
+ * uv_thread_create does not depend on the allocator either: with one
+ * that always fails, work, fstat and random requests still run. */
+TEST(pool_starts_under_failing_allocator) {
+  uv_loop_t loop;
+  uv_work_t work;
+  uv_fs_t fs;
+  uv_random_t rnd;
+  uv_thread_t t;
+  char buf[16];
+
+  loop_thread = uv_thread_self();
+  work_calls = after_calls = 0;
+  /* The loop itself allocates its watcher table on first run. */
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  CHECK_OK(uv_replace_allocator(failing_malloc, failing_realloc,
+                                failing_calloc, free));
+  CHECK_OK(uv_thread_create(&t, thread_noop, NULL));
+  CHECK_OK(uv_thread_join(&t));
+  CHECK_OK(uv_queue_work(&loop, &work, work_cb, after_cb));
+  CHECK_OK(uv_fs_fstat(&loop, &fs, 0, fs_after));
+  CHECK_OK(uv_random(&loop, &rnd, buf, sizeof(buf), 0, random_after));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(work_calls, 1);
+  CHECK_EQ(after_calls, 3);
+  CHECK_OK(uv_loop_close(&loop));
+  CHECK_OK(uv_replace_allocator(malloc, realloc, calloc, free));
+}
+
+/* When no pool thread can start (here: a stack limit no mapping can
+ * satisfy, so every pthread_create fails), submissions fail with the
+ * error instead of aborting the process, and leave the loop as it was;
+ * once threads can start, the next submission starts the pool. */
+TEST(pool_start_failure_is_reported_then_retried) {
+  struct rlimit old;
+  struct rlimit huge;
+  uv_loop_t loop;
+  uv_work_t work;
+  uv_fs_t fs;
+  int err;
+
+  loop_thread = uv_thread_self();
+  work_calls = after_calls = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(getrlimit(RLIMIT_STACK, &old));
+  huge = old;
+  huge.rlim_cur = (rlim_t) 1 << 46;
+  if (huge.rlim_max != RLIM_INFINITY && huge.rlim_max < huge.rlim_cur)
+    nl_test_skip("the hard stack limit is too low to force the failure");
+  CHECK_OK(setrlimit(RLIMIT_STACK, &huge));
+  err = uv_queue_work(&loop, &work, work_cb, after_cb);
+  if (err == 0) {
+    CHECK_OK(setrlimit(RLIMIT_STACK, &old));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_OK(uv_loop_close(&loop));
+    nl_test_skip("this machine maps a 64 TiB stack (overcommit allowed)");
+  }
+  CHECK(err < 0);
+  /* Nothing was registered: the loop is not kept alive. */
+  CHECK_EQ(uv_loop_alive(&loop), 0);
+  CHECK_EQ(uv_fs_fstat(&loop, &fs, 0, fs_after), err);
+  CHECK_EQ(fs.result, err);
+  CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  CHECK_EQ(after_calls, 0);
+  CHECK_OK(setrlimit(RLIMIT_STACK, &old));
+  CHECK_OK(uv_queue_work(&loop, &work, work_cb, after_cb));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(work_calls, 1);
+  CHECK_EQ(after_calls, 1);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+/* A request still in flight is refused, not queued a second time (which
+ * would link it into the queue twice). Once its callback has started it
+ * may be used again, from the callback too. */
+static int resubmit_left;
+
+static void resubmit_after(uv_work_t* req, int status) {
+  CHECK_OK(status);
+  after_calls++;
+  if (resubmit_left-- > 0)
+    CHECK_OK(uv_queue_work(req->loop, req, work_cb, resubmit_after));
+}
+
+TEST(queue_work_refuses_request_in_flight) {
+  uv_loop_t loop;
+  uv_work_t req;
+  int i;
+
+  loop_thread = uv_thread_self();
+  work_calls = after_calls = 0;
+  resubmit_left = 3;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_queue_work(&loop, &req, work_cb, resubmit_after));
+  for (i = 0; i < 3; i++)
+    CHECK_EQ(uv_queue_work(&loop, &req, work_cb, resubmit_after), UV_EBUSY);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(work_calls, 4);
+  CHECK_EQ(after_calls, 4);
+  /* Completed: not in flight any more, so nothing to cancel. */
+  CHECK_EQ(uv_cancel((uv_req_t*) &req), UV_EBUSY);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+/* Requests live in uninitialised memory in real programs: garbage in
+ * them is never taken for "in flight", and uv_cancel on one that was
+ * never submitted answers UV_EBUSY without touching the pool. */
+TEST(garbage_request_memory_is_not_in_flight) {
+  uv_loop_t loop;
+  uv_work_t reqs[64];
+  unsigned int seed = 12345;
+  unsigned char* p = (unsigned char*) reqs;
+  size_t i;
+
+  loop_thread = uv_thread_self();
+  work_calls = after_calls = 0;
+  for (i = 0; i < sizeof(reqs); i++) {
+    seed = seed * 1103515245u + 12345u;
+    p[i] = (unsigned char) (seed >> 16);
+  }
+  memset(&reqs[0], 0xff, sizeof(reqs[0]));
+  memset(&reqs[1], 0, sizeof(reqs[1]));
+  CHECK_OK(uv_loop_init(&loop));
+  for (i = 0; i < 64; i++) {
+    reqs[i].type = UV_WORK;
+    CHECK_EQ(uv_cancel((uv_req_t*) &reqs[i]), UV_EBUSY);
+  }
+  for (i = 0; i < 64; i++)
+    CHECK_OK(uv_queue_work(&loop, &reqs[i], work_cb, after_cb));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(after_calls, 64);
+  CHECK_OK(uv_loop_close(&loop));
+}
+
+/* uv_cancel races with the workers taking the same items: each item
+ * either runs (status 0) or is cancelled (UV_ECANCELED, work never run),
+ * exactly once. Thousands of rounds, for ThreadSanitizer. */
+#define CANCEL_ROUNDS 1500
+#define CANCEL_BATCH 8
+
+static int race_ran[CANCEL_BATCH];
+static int race_done[CANCEL_BATCH];
+static int race_cancelled;
+
+static void race_work(uv_work_t* req) {
+  __atomic_add_fetch(&race_ran[(int) (intptr_t) req->data], 1,
+                     __ATOMIC_RELAXED);
+}
+
+static void race_after(uv_work_t* req, int status) {
+  int i = (int) (intptr_t) req->data;
+  race_done[i]++;
+  if (status == UV_ECANCELED) {
+    CHECK_EQ(__atomic_load_n(&race_ran[i], __ATOMIC_RELAXED), 0);
+    race_cancelled++;
+  } else {
+    CHECK_OK(status);
+    CHECK_EQ(__atomic_load_n(&race_ran[i], __ATOMIC_RELAXED), 1);
+  }
+}
+
+TEST(cancel_races_with_workers) {
+  uv_loop_t loop;
+  uv_work_t reqs[CANCEL_BATCH];
+  int round;
+  int i;
+
+  race_cancelled = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  for (round = 0; round < CANCEL_ROUNDS; round++) {
+    for (i = 0; i < CANCEL_BATCH; i++) {
+      race_ran[i] = 0;
+      race_done[i] = 0;
+      reqs[i].data = (void*) (intptr_t) i;
+      CHECK_OK(uv_queue_work(&loop, &reqs[i], race_work, race_after));
+    }
+    for (i = CANCEL_BATCH - 1; i >= 0; i--) {
+      int r = uv_cancel((uv_req_t*) &reqs[i]);
+      CHECK(r == 0 || r == UV_EBUSY);
+    }
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    for (i = 0; i < CANCEL_BATCH; i++)
+      CHECK_EQ(race_done[i], 1);
+  }
+  /* Both outcomes happened, or the test raced nothing. */
+  CHECK(race_cancelled > 0);
+  CHECK(race_cancelled < CANCEL_ROUNDS * CANCEL_BATCH);
+  CHECK_OK(uv_loop_close(&loop));
 }
