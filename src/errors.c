@@ -5,19 +5,53 @@
 
 #include <stdio.h>
 
-/* Unknown codes get a message built on the fly. libuv leaks a heap string
- * for each; nodeloop formats into a small ring of per-thread buffers, so
- * the result stays valid across the next seven such calls on the thread
- * and nothing leaks. */
-#define UV__UNKNOWN_RING 8
-#define UV__UNKNOWN_LEN 48
+/* Unknown codes: libuv documents that uv_strerror and uv_err_name "leak a
+ * few bytes" for them, i.e. the string stays valid for good. Each distinct
+ * code gets one string, made on first use and kept for the life of the
+ * process, on a push-only list: memory grows with the number of distinct
+ * unknown codes a program meets, not with the number of calls. Lock-free,
+ * so that a forked child never finds the list locked. O(n) in the codes
+ * seen so far, which are a handful in any real program. */
+struct unknown_code {
+  struct unknown_code* next;
+  int err;
+  char text[40];   /* "Unknown system error -2147483648" */
+};
+
+static struct unknown_code* unknown_codes;
+
+static const char* find_unknown(struct unknown_code* u, int err) {
+  for (; u != NULL; u = u->next)
+    if (u->err == err)
+      return u->text;
+  return NULL;
+}
 
 static const char* unknown_message(int err) {
-  static _Thread_local char ring[UV__UNKNOWN_RING][UV__UNKNOWN_LEN];
-  static _Thread_local unsigned int next;
-  char* buf = ring[next++ % UV__UNKNOWN_RING];
-  snprintf(buf, UV__UNKNOWN_LEN, "Unknown system error %d", err);
-  return buf;
+  struct unknown_code* head;
+  struct unknown_code* u;
+  const char* text;
+
+  head = __atomic_load_n(&unknown_codes, __ATOMIC_ACQUIRE);
+  text = find_unknown(head, err);
+  if (text != NULL)
+    return text;
+  u = uv__malloc(sizeof(*u));
+  if (u == NULL)
+    return "Unknown system error";
+  u->err = err;
+  snprintf(u->text, sizeof(u->text), "Unknown system error %d", err);
+  u->next = head;
+  while (!__atomic_compare_exchange_n(&unknown_codes, &u->next, u, 1,
+                                      __ATOMIC_RELEASE, __ATOMIC_ACQUIRE)) {
+    /* Another thread pushed meanwhile, perhaps this very code. */
+    text = find_unknown(u->next, err);
+    if (text != NULL) {
+      uv__free(u);
+      return text;
+    }
+  }
+  return u->text;
 }
 
 static const char* known_message(int err) {

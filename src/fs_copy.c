@@ -1,7 +1,7 @@
 /* Copying data between descriptors: uv_fs_copyfile (a reflink, else
  * copy_file_range, else sendfile, else read and write, whichever the file
  * systems involved accept first) and uv_fs_sendfile (sendfile, else
- * pread and write).
+ * pread and write, else read and write for an input that cannot seek).
  */
 #include "internal.h"
 #include "fs.h"
@@ -86,6 +86,7 @@ ssize_t uv__fs_op_sendfile(uv_fs_t* req) {
   int out = req->file;
   int in = req->flags;
   off_t off = (off_t) req->off;
+  off_t* in_off = &off;
   size_t len = req->bufsml[0].len;
   size_t total = 0;
   char* buf = NULL;
@@ -94,33 +95,40 @@ ssize_t uv__fs_op_sendfile(uv_fs_t* req) {
   while (total < len) {
     if (buf == NULL) {
       do
-        r = sendfile(out, in, &off, fs_min(len - total, FS_MAX_CHUNK));
+        r = sendfile(out, in, in_off, fs_min(len - total, FS_MAX_CHUNK));
       while (r == -1 && errno == EINTR);
-      if (r == -1) {
+      if (r == -1)
         r = uv__neg_errno();
-        if (total == 0 && fs_try_next_way((int) r)) {
-          buf = uv__malloc(FS_BOUNCE_SIZE);
-          if (buf == NULL)
-            return UV_ENOMEM;
-          continue;
-        }
-      }
     } else {
-      r = fs_bounce(in, &off, out, buf,
+      r = fs_bounce(in, in_off, out, buf,
                     fs_min(len - total, FS_BOUNCE_SIZE));
     }
-    if (r < 0) {
-      if (total > 0)
-        break;
-      uv__free(buf);
-      return r;
+    if (r < 0 && total == 0) {
+      /* A pipe or a socket has no offset (ESPIPE): read from where it
+       * stands, as libuv does; other refusals try the next way. */
+      if (r == UV_ESPIPE && in_off != NULL)
+        in_off = NULL;
+      else if (buf != NULL || !fs_try_next_way((int) r))
+        goto fail;
+      if (buf == NULL) {
+        buf = uv__malloc(FS_BOUNCE_SIZE);
+        if (buf == NULL)
+          return UV_ENOMEM;
+      }
+      continue;
     }
+    if (r < 0)
+      break;
     if (r == 0)
       break;
     total += (size_t) r;
   }
   uv__free(buf);
   return (ssize_t) total;
+
+fail:
+  uv__free(buf);
+  return r;
 }
 
 /* ---------------------------------------------------------------------

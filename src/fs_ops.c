@@ -58,21 +58,22 @@ ssize_t uv__fs_op_close(uv_fs_t* req) {
 
 /* One system call's worth: at most IOV_MAX buffers, and whatever the
  * kernel gives (0 at the end of the file). A negative offset means the
- * current position, which the read then advances. */
+ * current position, which the read then advances. Not retried on EINTR,
+ * as in libuv: a program interrupts a read of a pipe or a terminal that
+ * may never end with a signal whose handler has no SA_RESTART (an alarm
+ * for a timeout, a SIGINT handler), and gets UV_EINTR. */
 ssize_t uv__fs_op_read(uv_fs_t* req) {
   struct iovec* iov = (struct iovec*) req->bufs;
   int n = req->nbufs > IOV_MAX ? IOV_MAX : (int) req->nbufs;
   ssize_t r;
 
-  do {
-    if (req->off < 0)
-      r = n == 1 ? read(req->file, iov[0].iov_base, iov[0].iov_len)
-                 : readv(req->file, iov, n);
-    else
-      r = n == 1 ? pread(req->file, iov[0].iov_base, iov[0].iov_len,
-                         (off_t) req->off)
-                 : preadv(req->file, iov, n, (off_t) req->off);
-  } while (r == -1 && errno == EINTR);
+  if (req->off < 0)
+    r = n == 1 ? read(req->file, iov[0].iov_base, iov[0].iov_len)
+               : readv(req->file, iov, n);
+  else
+    r = n == 1 ? pread(req->file, iov[0].iov_base, iov[0].iov_len,
+                       (off_t) req->off)
+               : preadv(req->file, iov, n, (off_t) req->off);
   if (r == -1)
     return uv__neg_errno();
   return r;

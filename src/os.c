@@ -37,13 +37,6 @@ static int valid_out(const char* buffer, const size_t* size) {
   return buffer != NULL && size != NULL && *size != 0;
 }
 
-/* Length of a path without its trailing slashes, keeping "/" itself. */
-static size_t strip_slashes(const char* path, size_t len) {
-  while (len > 1 && path[len - 1] == '/')
-    len--;
-  return len;
-}
-
 /* ---------------------------------------------------------------------
  * Environment. None of these is thread-safe: libc's environ is one
  * unsynchronised array, as libuv documents.
@@ -236,9 +229,9 @@ void uv_os_free_passwd(uv_passwd_t* pwd) {
  * Directories.
  */
 
-/* HOME wins whenever it is set, even to the empty string (libuv returns
- * it as it is, and Node's os.homedir() shows it); otherwise the password
- * entry. */
+/* HOME wins whenever it is set, even to the empty string, and is returned
+ * as it is, trailing slashes included (libuv does the same, and Node's
+ * os.homedir() shows it); otherwise the password entry's directory. */
 int uv_os_homedir(char* buffer, size_t* size) {
   uv_passwd_t pwd;
   const char* home;
@@ -248,20 +241,24 @@ int uv_os_homedir(char* buffer, size_t* size) {
     return UV_EINVAL;
   home = getenv("HOME");
   if (home != NULL)
-    return copy_out(home, strip_slashes(home, strlen(home)), buffer, size);
+    return copy_out(home, strlen(home), buffer, size);
 
   rc = uv_os_get_passwd(&pwd);
   if (rc != 0)
     return rc;
-  rc = copy_out(pwd.homedir, strip_slashes(pwd.homedir, strlen(pwd.homedir)),
-                buffer, size);
+  rc = copy_out(pwd.homedir, strlen(pwd.homedir), buffer, size);
   uv_os_free_passwd(&pwd);
   return rc;
 }
 
+/* The first of TMPDIR, TMP, TEMP and TEMPDIR that is set and not empty,
+ * else /tmp. As in libuv, one trailing slash is dropped ("/tmp/x//" gives
+ * "/tmp/x/", "/" stays), and the size asked for when the buffer is too
+ * small is that of the value as it is. */
 int uv_os_tmpdir(char* buffer, size_t* size) {
   static const char* const names[] = {"TMPDIR", "TMP", "TEMP", "TEMPDIR"};
   const char* dir;
+  size_t len;
   size_t i;
 
   if (!valid_out(buffer, size))
@@ -274,20 +271,51 @@ int uv_os_tmpdir(char* buffer, size_t* size) {
       break;
     }
   }
-  return copy_out(dir, strip_slashes(dir, strlen(dir)), buffer, size);
+  len = strlen(dir);
+  if (len >= *size) {
+    *size = len + 1;
+    return UV_ENOBUFS;
+  }
+  if (len > 1 && dir[len - 1] == '/')
+    len--;
+  return copy_out(dir, len, buffer, size);
 }
 
+/* getcwd() writes straight into the caller's buffer, so any directory
+ * that fits is returned, however deep (glibc walks up the tree itself
+ * when the kernel's answer would exceed a page). When it does not fit,
+ * the path is fetched into a growing scratch buffer to learn the size to
+ * ask for. */
 int uv_cwd(char* buffer, size_t* size) {
-  /* Linux cannot report a working directory longer than a page, which is
-   * PATH_MAX on 4 KiB-page machines; larger pages only risk UV_ERANGE for
-   * absurdly deep paths. */
-  char path[PATH_MAX];
+  size_t cap;
+  size_t len;
+  char* tmp;
+  int err;
 
   if (!valid_out(buffer, size))
     return UV_EINVAL;
-  if (getcwd(path, sizeof(path)) == NULL)
+  if (getcwd(buffer, *size) != NULL) {
+    *size = strlen(buffer);
+    return 0;
+  }
+  if (errno != ERANGE)
     return uv__neg_errno();
-  return copy_out(path, strip_slashes(path, strlen(path)), buffer, size);
+  for (cap = PATH_MAX;; cap *= 2) {
+    tmp = uv__malloc(cap);
+    if (tmp == NULL)
+      return UV_ENOMEM;
+    if (getcwd(tmp, cap) != NULL)
+      break;
+    err = uv__neg_errno();
+    uv__free(tmp);
+    /* Past 16 MiB something is wrong with the directory tree itself. */
+    if (err != UV_ERANGE || cap >= ((size_t) 16 << 20))
+      return err;
+  }
+  len = strlen(tmp);
+  uv__free(tmp);
+  *size = len + 1;
+  return UV_ENOBUFS;
 }
 
 int uv_chdir(const char* dir) {
@@ -492,8 +520,10 @@ uv_handle_type uv_guess_handle(uv_file file) {
   if (getsockname(file, (struct sockaddr*) &ss, &len) != 0)
     return UV_UNKNOWN_HANDLE;
 
+  /* A datagram or seqpacket AF_UNIX socket is no stream: libuv calls it
+   * unknown, and Node then does not open it as a pipe. */
   if (ss.ss_family == AF_UNIX)
-    return UV_NAMED_PIPE;
+    return type == SOCK_STREAM ? UV_NAMED_PIPE : UV_UNKNOWN_HANDLE;
   if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
     if (type == SOCK_STREAM)
       return UV_TCP;

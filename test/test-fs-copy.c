@@ -386,6 +386,50 @@ TEST(sendfile) {
   nl_test_close_loop(&loop);
 }
 
+/* From a pipe, which has no offset: the data is read from where the pipe
+ * stands, whatever offset was given, as in libuv. */
+TEST(sendfile_from_pipe) {
+  uv_loop_t loop;
+  uv_fs_t req;
+  char got[32];
+  int fds[2];
+  int out[2];
+  int file;
+
+  start(&loop);
+  file = open_file(fs_path("from-pipe"), O_RDWR | O_CREAT);
+  CHECK_OK(pipe(fds));
+  CHECK_EQ(write(fds[1], "hello world", 11), 11);
+  CHECK_EQ(uv_fs_sendfile(NULL, &req, file, fds[0], 0, 11, NULL), 11);
+  CHECK_EQ(write(fds[1], "abc", 3), 3);
+  CHECK_EQ(uv_fs_sendfile(NULL, &req, file, fds[0], 5, 3, NULL), 3);
+  CHECK_EQ(write(fds[1], "def", 3), 3);
+  CHECK_OK(uv_fs_sendfile(&loop, &req, file, fds[0], 0, 3, record_cb));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(req.result, 3);
+  /* At the end of the input: what there was. */
+  CHECK_EQ(write(fds[1], "gh", 2), 2);
+  CHECK_OK(close(fds[1]));
+  CHECK_EQ(uv_fs_sendfile(NULL, &req, file, fds[0], 0, 100, NULL), 2);
+  CHECK_EQ(pread(file, got, sizeof(got), 0), 19);
+  CHECK(memcmp(got, "hello worldabcdefgh", 19) == 0);
+  CHECK_OK(close(fds[0]));
+
+  /* Pipe to pipe. */
+  CHECK_OK(pipe(fds));
+  CHECK_OK(pipe(out));
+  CHECK_EQ(write(fds[1], "hello", 5), 5);
+  CHECK_EQ(uv_fs_sendfile(NULL, &req, out[1], fds[0], 0, 5, NULL), 5);
+  CHECK_EQ(read(out[0], got, sizeof(got)), 5);
+  CHECK(memcmp(got, "hello", 5) == 0);
+  CHECK_OK(close(fds[0]));
+  CHECK_OK(close(fds[1]));
+  CHECK_OK(close(out[0]));
+  CHECK_OK(close(out[1]));
+  CHECK_OK(close(file));
+  nl_test_close_loop(&loop);
+}
+
 /* Without sendfile(2) the data goes through a buffer, with the same
  * results. */
 static void sendfile_without_sendfile(void) {

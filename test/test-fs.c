@@ -6,6 +6,8 @@
 #include "fs-helpers.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/uio.h>
 
 /* ---------------------------------------------------------------------
@@ -681,4 +683,56 @@ TEST(sync_and_truncate) {
   CHECK_OK(close(fds[0]));
   CHECK_OK(close(fds[1]));
   nl_test_close_loop(&loop);
+}
+
+/* A synchronous read of a pipe that has no data blocks; a signal whose
+ * handler has no SA_RESTART ends it with UV_EINTR, as in libuv, so that
+ * a program can put a time limit on it. A helper thread keeps signalling
+ * the reading thread, and after two seconds writes a byte: a read that
+ * retried on EINTR returns that byte instead. */
+static volatile sig_atomic_t eintr_signals;
+static int eintr_done;
+static pthread_t eintr_reader;
+static int eintr_pipe[2];
+
+static void eintr_handler(int sig) {
+  (void) sig;
+  eintr_signals++;
+}
+
+static void eintr_kicker(void* arg) {
+  int i;
+  (void) arg;
+  for (i = 0; i < 200 && !__atomic_load_n(&eintr_done, __ATOMIC_ACQUIRE);
+       i++) {
+    pthread_kill(eintr_reader, SIGUSR2);
+    usleep(10000);
+  }
+  CHECK_EQ(write(eintr_pipe[1], "x", 1), 1);
+}
+
+TEST(sync_read_interrupted_by_signal) {
+  struct sigaction sa;
+  uv_thread_t kicker;
+  uv_fs_t req;
+  uv_buf_t buf;
+  char c;
+  int r;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = eintr_handler;   /* no SA_RESTART */
+  CHECK_OK(sigaction(SIGUSR2, &sa, NULL));
+  CHECK_OK(pipe(eintr_pipe));
+  eintr_reader = pthread_self();
+  CHECK_OK(uv_thread_create(&kicker, eintr_kicker, NULL));
+  buf = uv_buf_init(&c, 1);
+  r = uv_fs_read(NULL, &req, eintr_pipe[0], &buf, 1, -1, NULL);
+  __atomic_store_n(&eintr_done, 1, __ATOMIC_RELEASE);
+  CHECK_OK(uv_thread_join(&kicker));
+  CHECK_EQ(r, UV_EINTR);
+  CHECK_EQ(req.result, UV_EINTR);
+  CHECK(eintr_signals >= 1);
+  uv_fs_req_cleanup(&req);
+  close(eintr_pipe[0]);
+  close(eintr_pipe[1]);
 }

@@ -253,11 +253,14 @@ static void expect_homedir(const char* want) {
 TEST(homedir_from_env) {
   CHECK_OK(uv_os_setenv("HOME", "/nl/home/dir"));
   expect_homedir("/nl/home/dir");
-  /* A trailing slash is not part of the answer, but "/" stays "/". */
+  /* HOME comes back as it is, trailing slashes and all, as in libuv
+   * (and in Node's os.homedir()). */
   CHECK_OK(uv_os_setenv("HOME", "/nl/home/dir//"));
-  expect_homedir("/nl/home/dir");
+  expect_homedir("/nl/home/dir//");
   CHECK_OK(uv_os_setenv("HOME", "/"));
   expect_homedir("/");
+  CHECK_OK(uv_os_setenv("HOME", "//"));
+  expect_homedir("//");
 }
 
 TEST(homedir_from_passwd) {
@@ -269,8 +272,7 @@ TEST(homedir_from_passwd) {
     nl_test_skip("no password entry with a home directory");
   snprintf(want, sizeof(want), "%s", pw->pw_dir);
   len = strlen(want);
-  while (len > 1 && want[len - 1] == '/')
-    want[--len] = '\0';
+  CHECK(len > 0);
 
   CHECK_OK(uv_os_unsetenv("HOME"));
   expect_homedir(want);
@@ -329,13 +331,33 @@ TEST(tmpdir_order) {
   CHECK_OK(uv_os_setenv("TMPDIR", "/nl/tmpdir"));
   expect_tmpdir("/nl/tmpdir");
 
-  /* An empty variable is skipped, a trailing slash stripped. */
+  /* An empty variable is skipped. */
   CHECK_OK(uv_os_setenv("TMPDIR", ""));
   expect_tmpdir("/nl/tmp");
-  CHECK_OK(uv_os_setenv("TMPDIR", "/nl/slash/"));
-  expect_tmpdir("/nl/slash");
   CHECK_OK(uv_os_setenv("TMPDIR", "/"));
   expect_tmpdir("/");
+}
+
+/* One trailing slash is dropped, as in libuv; the size asked for when the
+ * buffer is short is that of the value as it is. */
+static void expect_tmpdir_from(const char* value, const char* want) {
+  char buf[PATH_MAX];
+  size_t size = sizeof(buf);
+
+  CHECK_OK(uv_os_setenv("TMPDIR", value));
+  CHECK_OK(uv_os_tmpdir(buf, &size));
+  CHECK_STREQ(buf, want);
+  CHECK_EQ(size, strlen(want));
+  size = strlen(value);
+  CHECK_EQ(uv_os_tmpdir(buf, &size), UV_ENOBUFS);
+  CHECK_EQ(size, strlen(value) + 1);
+}
+
+TEST(tmpdir_trailing_slash) {
+  expect_tmpdir_from("/nl/slash/", "/nl/slash");
+  expect_tmpdir_from("/tmp/x//", "/tmp/x/");
+  expect_tmpdir_from("//", "/");
+  expect_tmpdir_from("///", "//");
 }
 
 TEST(tmpdir_invalid) {
@@ -480,6 +502,48 @@ TEST(cwd_chdir_round_trip) {
   size = 1;
   CHECK_EQ(uv_cwd(buf, &size), UV_ENOBUFS);
   CHECK_EQ(size, 2);
+}
+
+/* A working directory longer than PATH_MAX fits a buffer large enough
+ * for it; a smaller one gets UV_ENOBUFS and the size to ask for. */
+TEST(cwd_longer_than_path_max) {
+  char name[201];
+  char* buf;
+  size_t size;
+  size_t len;
+  int depth;
+
+  memset(name, 'd', 200);
+  name[200] = '\0';
+  CHECK_OK(uv_chdir(nl_test_tmpdir()));
+  for (depth = 0; depth < 25; depth++) {
+    CHECK_OK(mkdir(name, 0700));
+    CHECK_OK(uv_chdir(name));
+  }
+  buf = malloc(3 * PATH_MAX);
+  CHECK(buf != NULL);
+  size = 3 * PATH_MAX;
+  CHECK_OK(uv_cwd(buf, &size));
+  len = size;
+  CHECK(len > PATH_MAX);
+  CHECK_EQ(strlen(buf), len);
+  CHECK_EQ(buf[len - 201], '/');
+  CHECK_STREQ(buf + len - 200, name);
+  size = 100;
+  CHECK_EQ(uv_cwd(buf, &size), UV_ENOBUFS);
+  CHECK_EQ(size, len + 1);
+  size = len;
+  CHECK_EQ(uv_cwd(buf, &size), UV_ENOBUFS);
+  CHECK_EQ(size, len + 1);
+  size = len + 1;
+  CHECK_OK(uv_cwd(buf, &size));
+  CHECK_EQ(size, len);
+  free(buf);
+  /* Climb out and remove the tree, so the runner's cleanup need not. */
+  for (depth = 0; depth < 25; depth++) {
+    CHECK_OK(uv_chdir(".."));
+    CHECK_OK(rmdir(name));
+  }
 }
 
 TEST(cwd_chdir_errors) {
@@ -684,6 +748,16 @@ TEST(guess_handle_pipes) {
   CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
   CHECK_EQ(uv_guess_handle(fds[0]), UV_NAMED_PIPE);
   CHECK_EQ(uv_guess_handle(fds[1]), UV_NAMED_PIPE);
+  close(fds[0]);
+  close(fds[1]);
+
+  /* Only stream sockets are pipes; libuv knows no handle for the rest. */
+  CHECK_OK(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds));
+  CHECK_EQ(uv_guess_handle(fds[0]), UV_UNKNOWN_HANDLE);
+  close(fds[0]);
+  close(fds[1]);
+  CHECK_OK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds));
+  CHECK_EQ(uv_guess_handle(fds[0]), UV_UNKNOWN_HANDLE);
   close(fds[0]);
   close(fds[1]);
 }
