@@ -93,8 +93,8 @@ static void fs_done(struct uv__work* w, int status) {
 }
 
 /* The fast path for asynchronous requests: 1 if it took the request (and
- * will complete it through the same unregister-then-dispatch steps as
- * fs_done), 0 to use the worker pool. This is the one place where that
+ * registered it with the loop, and will complete it through the same
+ * unregister-then-dispatch steps as fs_done), 0 to use the worker pool. This is the one place where that
  * decision is made; io_uring will fill it in (which operations, from
  * which kernel version). Today every request goes to the pool. */
 static int uv__fs_try_fast_path(uv_fs_t* req) {
@@ -113,15 +113,13 @@ static int uv__fs_submit(uv_loop_t* loop, uv_fs_t* req, uv_fs_cb cb) {
     fs_release_bufs(req);
     return (int) req->result;
   }
-  uv__req_register(loop, req);
   if (uv__fs_try_fast_path(req))
     return 0;
-  err = uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, fs_work,
+  err = uv__work_submit(loop, req, &req->work_req, UV__WORK_FAST_IO, fs_work,
                         fs_done);
   if (err != 0) {
     /* Nothing will run: give back what the request holds, as a failed
      * synchronous call would leave it. */
-    uv__req_unregister(loop, req);
     fs_release_bufs(req);
     uv_fs_req_cleanup(req);
     req->result = err;

@@ -347,13 +347,10 @@ int uv_getaddrinfo(uv_loop_t* loop,
     release_copies(req);
     return req->retcode;
   }
-  uv__req_register(loop, req);
-  err = uv__work_submit(loop, &req->work_req, UV__WORK_SLOW_IO, lookup,
+  err = uv__work_submit(loop, req, &req->work_req, UV__WORK_SLOW_IO, lookup,
                         lookup_done);
-  if (err != 0) {
-    uv__req_unregister(loop, req);
+  if (err != 0)
     release_copies(req);
-  }
   return err;
 }
 

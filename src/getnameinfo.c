@@ -48,8 +48,6 @@ int uv_getnameinfo(uv_loop_t* loop,
                    uv_getnameinfo_cb getnameinfo_cb,
                    const struct sockaddr* addr,
                    int flags) {
-  int err;
-
   if (loop == NULL || req == NULL || addr == NULL)
     return UV_EINVAL;
   if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
@@ -71,10 +69,6 @@ int uv_getnameinfo(uv_loop_t* loop,
     lookup(&req->work_req);
     return req->retcode;
   }
-  uv__req_register(loop, req);
-  err = uv__work_submit(loop, &req->work_req, UV__WORK_SLOW_IO, lookup,
-                        lookup_done);
-  if (err != 0)
-    uv__req_unregister(loop, req);
-  return err;
+  return uv__work_submit(loop, req, &req->work_req, UV__WORK_SLOW_IO, lookup,
+                         lookup_done);
 }

@@ -162,8 +162,6 @@ int uv_random(uv_loop_t* loop,
               size_t buflen,
               unsigned int flags,
               uv_random_cb cb) {
-  int err;
-
   /* The order of the checks is libuv's: an oversized request is E2BIG
    * even when the flags are also invalid. */
   if (buflen > 0x7FFFFFFFu)
@@ -191,10 +189,6 @@ int uv_random(uv_loop_t* loop,
   req->cb = cb;
   /* Even an empty request goes through the pool, so that the callback
    * always runs later, from the loop, as callers expect. */
-  uv__req_register(loop, req);
-  err = uv__work_submit(loop, &req->work_req, UV__WORK_FAST_IO, random_work,
-                        random_done);
-  if (err != 0)
-    uv__req_unregister(loop, req);
-  return err;
+  return uv__work_submit(loop, req, &req->work_req, UV__WORK_FAST_IO,
+                         random_work, random_done);
 }

@@ -185,13 +185,14 @@ static void reset_after_fork(void) {
   pool.once = fresh;
 }
 
-int uv__work_submit(uv_loop_t* loop, struct uv__work* w,
+int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
                     enum uv__work_kind kind,
                     void (*work)(struct uv__work* w),
                     void (*done)(struct uv__work* w, int status)) {
   int err;
 
   uv_once(&pool.once, pool_init);
+  uv__req_register(loop, req);
   w->work = work;
   w->done = done;
   w->loop = kind == UV__WORK_SLOW_IO
@@ -203,6 +204,7 @@ int uv__work_submit(uv_loop_t* loop, struct uv__work* w,
     if (err != 0) {
       uv_mutex_unlock(&pool.mutex);
       w->work = NULL;
+      uv__req_unregister(loop, req);
       return err;
     }
   }
@@ -351,8 +353,6 @@ int uv_cancel(uv_req_t* req) {
 
 int uv_queue_work(uv_loop_t* loop, uv_work_t* req, uv_work_cb work_cb,
                   uv_after_work_cb after_work_cb) {
-  int err;
-
   if (loop == NULL || req == NULL || work_cb == NULL)
     return UV_EINVAL;
   /* Its fields are in use by a worker or on a queue: leave them alone. */
@@ -362,10 +362,6 @@ int uv_queue_work(uv_loop_t* loop, uv_work_t* req, uv_work_cb work_cb,
   req->loop = loop;
   req->work_cb = work_cb;
   req->after_work_cb = after_work_cb;
-  uv__req_register(loop, req);
-  err = uv__work_submit(loop, &req->work_req, UV__WORK_CPU, user_work,
-                        user_done);
-  if (err != 0)
-    uv__req_unregister(loop, req);
-  return err;
+  return uv__work_submit(loop, req, &req->work_req, UV__WORK_CPU, user_work,
+                         user_done);
 }

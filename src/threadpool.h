@@ -10,11 +10,12 @@ enum uv__work_kind {
   UV__WORK_SLOW_IO    /* DNS: may hold at most half the threads */
 };
 
-/* Queues w; `work` runs on a pool thread, then `done` on the loop's
- * thread with 0, or UV_ECANCELED after a successful uv__work_cancel.
- * Fails only when no pool thread could be started (0 or a UV_E* code).
- * The caller registers its request with the loop, on success. */
-int uv__work_submit(uv_loop_t* loop, struct uv__work* w,
+/* Registers req (the request w is part of) with the loop and queues w;
+ * `work` runs on a pool thread, then `done` on the loop's thread with 0,
+ * or UV_ECANCELED after a successful uv__work_cancel; `done` unregisters
+ * the request. Fails only when no pool thread could be started (0 or a
+ * UV_E* code), and then leaves the request unregistered. */
+int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
                     enum uv__work_kind kind,
                     void (*work)(struct uv__work* w),
                     void (*done)(struct uv__work* w, int status));
