@@ -199,6 +199,11 @@ void uv__async_run_begin(uv_loop_t* loop) {
  * for the next uv_run() and for programs that wait on uv_backend_fd(). */
 void uv__async_run_end(uv_loop_t* loop) {
   __atomic_store_n(&loop->async_awake, 0, __ATOMIC_SEQ_CST);
+  /* A sender that wrote while this run drained its send (it had seen the
+   * loop between two runs) left the descriptor readable for nothing:
+   * read it back, then write again if anything is left. */
+  if (__atomic_load_n(&loop->async_written, __ATOMIC_ACQUIRE))
+    reset_wakeup(loop);
   if (wakeup_pending(loop))
     uv__async_wake(loop);
 }

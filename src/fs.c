@@ -567,6 +567,10 @@ int uv_fs_sendfile(uv_loop_t* loop, uv_fs_t* req, uv_file out_fd,
   int err = fs_prepare(loop, req, UV_FS_SENDFILE, cb);
   if (err != 0)
     return err;
+  /* No offset means no position: libuv fails too (EINVAL from a pipe,
+   * EOVERFLOW from a file); one clear code here. */
+  if (in_offset < 0)
+    return fs_reject(req, UV_EINVAL);
   req->file = out_fd;
   req->flags = in_fd;
   req->off = in_offset;

@@ -251,8 +251,9 @@ int uv_os_homedir(char* buffer, size_t* size) {
   return rc;
 }
 
-/* The first of TMPDIR, TMP, TEMP and TEMPDIR that is set and not empty,
- * else /tmp. As in libuv, one trailing slash is dropped ("/tmp/x//" gives
+/* The first of TMPDIR, TMP, TEMP and TEMPDIR that is set, even to the
+ * empty string (which then comes back, as in libuv), else /tmp. As in
+ * libuv, one trailing slash is dropped ("/tmp/x//" gives
  * "/tmp/x/", "/" stays), and the size asked for when the buffer is too
  * small is that of the value as it is. */
 int uv_os_tmpdir(char* buffer, size_t* size) {
@@ -266,7 +267,7 @@ int uv_os_tmpdir(char* buffer, size_t* size) {
   dir = "/tmp";
   for (i = 0; i < UV__ARRAY_SIZE(names); i++) {
     const char* value = getenv(names[i]);
-    if (value != NULL && value[0] != '\0') {
+    if (value != NULL) {
       dir = value;
       break;
     }

@@ -599,3 +599,46 @@ TEST(embedder_many_sends_then_quiet) {
   CHECK_EQ(poll(&p, 1, 50), 0);
   nl_test_close_loop(&loop);
 }
+
+/* Sends from another thread at a steady pace while the host waits on the
+ * descriptor: each wakeup of the host has a send behind it (libuv: as
+ * many wakeups as callbacks). A send drained by a run whose wakeup was
+ * written just before must not leave the descriptor readable for
+ * nothing. */
+static uv_async_t steady_async;
+static int steady_calls;
+static int steady_stop;
+
+static void steady_cb(uv_async_t* h) {
+  (void) h;
+  steady_calls++;
+}
+
+static void steady_sender(void* arg) {
+  (void) arg;
+  while (!__atomic_load_n(&steady_stop, __ATOMIC_ACQUIRE)) {
+    uv_async_send(&steady_async);
+    uv_sleep(1);
+  }
+}
+
+TEST(embedder_steady_sends_wake_once_each) {
+  uv_loop_t loop;
+  uv_thread_t t;
+  int wakeups;
+
+  steady_calls = 0;
+  steady_stop = 0;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_async_init(&loop, &steady_async, steady_cb));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_OK(uv_thread_create(&t, steady_sender, NULL));
+  wakeups = embed_wakeups(&loop, 500);
+  __atomic_store_n(&steady_stop, 1, __ATOMIC_RELEASE);
+  CHECK_OK(uv_thread_join(&t));
+  CHECK(steady_calls > 50);
+  /* A wakeup or two may find the callback already run by the previous
+   * round; a third of them empty is the defect. */
+  CHECK(wakeups - steady_calls <= 2 + steady_calls / 20);
+  nl_test_close_loop(&loop);
+}

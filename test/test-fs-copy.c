@@ -413,6 +413,10 @@ TEST(sendfile_from_pipe) {
   CHECK_EQ(uv_fs_sendfile(NULL, &req, file, fds[0], 0, 100, NULL), 2);
   CHECK_EQ(pread(file, got, sizeof(got), 0), 19);
   CHECK(memcmp(got, "hello worldabcdefgh", 19) == 0);
+  /* A negative offset is refused, from a pipe or a file. */
+  CHECK_EQ(uv_fs_sendfile(NULL, &req, file, fds[0], -1, 5, NULL), UV_EINVAL);
+  CHECK_EQ(req.result, UV_EINVAL);
+  CHECK_EQ(uv_fs_sendfile(NULL, &req, fds[1], file, -1, 5, NULL), UV_EINVAL);
   CHECK_OK(close(fds[0]));
 
   /* Pipe to pipe. */

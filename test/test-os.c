@@ -331,11 +331,22 @@ TEST(tmpdir_order) {
   CHECK_OK(uv_os_setenv("TMPDIR", "/nl/tmpdir"));
   expect_tmpdir("/nl/tmpdir");
 
-  /* An empty variable is skipped. */
-  CHECK_OK(uv_os_setenv("TMPDIR", ""));
-  expect_tmpdir("/nl/tmp");
   CHECK_OK(uv_os_setenv("TMPDIR", "/"));
   expect_tmpdir("/");
+}
+
+/* A variable set to the empty string still counts, and is what comes
+ * back, as in libuv. */
+TEST(tmpdir_empty_variable) {
+  char buf[16] = "x";
+  size_t size = sizeof(buf);
+
+  CHECK_OK(uv_os_unsetenv("TMPDIR"));
+  CHECK_OK(uv_os_setenv("TMP", ""));
+  CHECK_OK(uv_os_setenv("TEMP", "/nl/temp"));
+  CHECK_OK(uv_os_tmpdir(buf, &size));
+  CHECK_STREQ(buf, "");
+  CHECK_EQ(size, 0);
 }
 
 /* One trailing slash is dropped, as in libuv; the size asked for when the
