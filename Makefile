@@ -1,6 +1,7 @@
 # nodeloop: a thin wrapper around CMake. See README.md.
 #   make demo        build and run the demo
-#   make check       build and run every test, then again under ASan+UBSan
+#   make check       build and run every test (gcc), again in a Release
+#                    build, then again under ASan+UBSan (clang)
 #   make check-tsan  the threaded tests under ThreadSanitizer
 #   make bench       benchmarks, nodeloop against Debian's libuv
 #   make install PREFIX=/usr/local
@@ -9,38 +10,49 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo check check-normal check-asan check-tsan bench \
-        install conformance clean
+.PHONY: all build deps demo check check-normal check-release check-asan \
+        check-tsan bench install conformance clean
 
 all: build
 
 deps:
 	@tools/deps.sh
 
+# The project's own builds treat warnings as errors (NL_WERROR); a plain
+# cmake build, a packager's, does not.
 build: deps
-	cmake -S . -B build -DCMAKE_C_COMPILER=gcc $(CMAKE_FLAGS) >/dev/null
-	cmake --build build -j $(JOBS)
+	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc $(CMAKE_FLAGS) >/dev/null
+	@tools/build.sh build $(JOBS)
 
 demo: build
 	@tools/demo.sh build
 
-check: check-normal check-asan
+check: check-normal check-release check-asan
 
-check-normal: build
+check-normal: deps
+	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DNL_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@tools/build.sh build $(JOBS)
 	cd build && ctest -j $(JOBS) --output-on-failure
+
+# -O3: what packagers build with, and where gcc finds warnings -O2 does not.
+check-release: deps
+	@cmake -S . -B build-release -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+	  -DNL_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@tools/build.sh build-release $(JOBS)
+	cd build-release && ctest -j $(JOBS) --output-on-failure
 
 # clang here, gcc above: the tree must build warning-free with both.
 check-asan: deps
-	cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-	  -DNL_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
-	cmake --build build-asan -j $(JOBS)
+	@cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DNL_WERROR=ON -DNL_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
+	@tools/build.sh build-asan $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 ctest -j $(JOBS) --output-on-failure
 
 check-tsan: deps
-	cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-	  -DNL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
-	cmake --build build-tsan -j $(JOBS)
+	@cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DNL_WERROR=ON -DNL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	@tools/build.sh build-tsan $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
 	  ctest -j $(JOBS) -L threaded --output-on-failure
 
@@ -48,12 +60,12 @@ bench: build
 	@tools/bench.sh
 
 install: deps
-	cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
-	cmake --build build -j $(JOBS)
+	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@tools/build.sh build $(JOBS)
 	cmake --install build
 
 conformance: build
 	../shared/conformance/check.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-bench
+	rm -rf build build-release build-asan build-tsan build-bench

@@ -162,7 +162,8 @@ static int write_file(const char* dir, const char* name, const char* value) {
   ssize_t n;
   int fd;
 
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
+    return -1;
   fd = open(path, O_WRONLY);
   if (fd < 0)
     return -1;
