@@ -1632,8 +1632,7 @@ struct uv_loop_s {
   struct uv__queue async_ready;           /* signalled asyncs to dispatch */
   void* async_stack;                      /* lock-free, written by senders */
   uv__io_t async_io_watcher;
-  uv_handle_t* closing_head;
-  uv_handle_t* closing_tail;
+  uv_handle_t* closing_head;             /* newest first */
   uv_timer_t* timer_heap_min;
   unsigned int timer_heap_count;
   int phase;                              /* phase being run, for hooks */
@@ -1657,7 +1656,7 @@ struct uv_loop_s {
   uint32_t async_count;                   /* open async handles */
   int async_awake;                        /* loop running, not waiting */
   int async_written;                      /* eventfd written since read */
-  char reserved_tail[328];
+  char reserved_tail[336];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

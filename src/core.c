@@ -84,14 +84,15 @@ static void finish_close(uv_handle_t* h) {
     uv__dispatch_close(h);
 }
 
-/* Close callbacks run in the order of the uv_close() calls. Handles closed
- * by these callbacks wait for the next iteration's close phase. */
+/* Close callbacks run newest first, as in libuv: the reverse of the order
+ * of the uv_close() calls. That order also starts with the handles the
+ * closes touched last, which are still in the cache. Handles closed by
+ * these callbacks wait for the next iteration's close phase. */
 static void run_closing_handles(uv_loop_t* loop) {
   uv_handle_t* h = loop->closing_head;
   uv_handle_t* next;
 
   loop->closing_head = NULL;
-  loop->closing_tail = NULL;
   while (h != NULL) {
     next = h->next_closing;
     h->next_closing = NULL;
@@ -106,12 +107,9 @@ void uv__make_close_pending(uv_handle_t* h) {
   assert(h->flags & UV__HANDLE_CLOSING);
   assert(!(h->flags & UV__HANDLE_CLOSE_PENDING));
   h->flags |= UV__HANDLE_CLOSE_PENDING;
-  h->next_closing = NULL;
-  if (loop->closing_tail != NULL)
-    loop->closing_tail->next_closing = h;
-  else
-    loop->closing_head = h;
-  loop->closing_tail = h;
+  /* A push: touches this handle only. */
+  h->next_closing = loop->closing_head;
+  loop->closing_head = h;
 }
 
 static void phase_timers(uv_loop_t* loop) {

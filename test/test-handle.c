@@ -8,7 +8,8 @@ static void close_cb(uv_handle_t* h) {
   close_order[close_calls++] = h;
 }
 
-TEST(close_runs_callback_later_in_order) {
+/* Close callbacks run in the close phase, newest first, as in libuv. */
+TEST(close_runs_callback_later_newest_first) {
   uv_loop_t loop;
   uv_timer_t a;
   uv_idle_t b;
@@ -29,9 +30,9 @@ TEST(close_runs_callback_later_in_order) {
   CHECK_EQ(uv_loop_close(&loop), UV_EBUSY);
   CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
   CHECK_EQ(close_calls, 3);
-  CHECK(close_order[0] == (uv_handle_t*) &b);
+  CHECK(close_order[0] == (uv_handle_t*) &c);
   CHECK(close_order[1] == (uv_handle_t*) &a);
-  CHECK(close_order[2] == (uv_handle_t*) &c);
+  CHECK(close_order[2] == (uv_handle_t*) &b);
   CHECK_OK(uv_loop_close(&loop));
 }
 
