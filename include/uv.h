@@ -1649,14 +1649,14 @@ struct uv_loop_s {
   struct uv__queue process_handles;
   UV__LOOP_LINUX_FIELDS
   uint64_t iteration;
-  uint32_t spin_budget_us;                /* adaptive spin before sleeping */
-  uint32_t spin_misses;
-  uint32_t spin_backoff;                  /* waits to skip spinning */
-  uint32_t spin_skip;
+  struct uv__spin spin;                   /* spinning before sleeping */
   uint32_t async_count;                   /* open async handles */
   int async_awake;                        /* loop running, not waiting */
   int async_written;                      /* eventfd written since read */
-  char reserved_tail[336];
+  int async_wakers;                       /* other threads mid-wakeup */
+  unsigned int async_taken;               /* takings of the async stack */
+  unsigned int wq_taken;                  /* takings of pool completions */
+  char reserved_tail[264];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

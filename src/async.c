@@ -30,6 +30,8 @@
 #include "dispatch.h"
 
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -68,15 +70,51 @@ static void reset_wakeup(uv_loop_t* loop) {
   while (r == -1 && errno == EINTR);
 }
 
+/* Whether the descriptor may have been written since the loop last read
+ * it: the flag, or a thread between its decision to write and its flag
+ * (it may be preempted there by the very thread its write woke, for as
+ * long as a time slice). */
+static int wakeup_written(uv_loop_t* loop) {
+  return __atomic_load_n(&loop->async_written, __ATOMIC_ACQUIRE) != 0 ||
+         __atomic_load_n(&loop->async_wakers, __ATOMIC_ACQUIRE) != 0;
+}
+
 void uv__async_wake_if_waiting(uv_loop_t* loop) {
   if (!__atomic_load_n(&loop->async_awake, __ATOMIC_SEQ_CST))
     uv__async_wake(loop);
+}
+
+/* For a thread that must write the wakeup after letting go of what it
+ * handed over (a send's handle, a pool item), so that the write, a system
+ * call that also wakes the loop's thread, is not inside the window where
+ * the loop would wait for it. Returns 1 if a wakeup is needed; the loop
+ * stays usable until uv__async_wake_end(), since uv_loop_close() waits
+ * for async_wakers to drop to zero. */
+int uv__async_wake_begin(uv_loop_t* loop) {
+  if (__atomic_load_n(&loop->async_awake, __ATOMIC_SEQ_CST))
+    return 0;
+  __atomic_add_fetch(&loop->async_wakers, 1, __ATOMIC_SEQ_CST);
+  return 1;
+}
+
+/* The last touch of the loop by that thread. `taken` counts the loop's
+ * takings of what the thread handed over (the async stack, the pool's
+ * completions) and `seen` is its value read after the hand-over: if the
+ * loop has taken it since, it will run it without being woken, and a
+ * write would only leave the descriptor readable for nothing. */
+void uv__async_wake_end(uv_loop_t* loop, const unsigned int* taken,
+                        unsigned int seen) {
+  if (__atomic_load_n(taken, __ATOMIC_SEQ_CST) == seen)
+    uv__async_wake(loop);
+  __atomic_sub_fetch(&loop->async_wakers, 1, __ATOMIC_RELEASE);
 }
 
 int uv_async_send(uv_async_t* handle) {
   uv_loop_t* loop;
   void* head;
   int expected = ASYNC_IDLE;
+  unsigned int seen = 0;
+  int wake = 0;
 
   if (handle == NULL || handle->type != UV_ASYNC)
     return UV_EINVAL;
@@ -93,11 +131,17 @@ int uv_async_send(uv_async_t* handle) {
     handle->u.async.next = head;
   while (!__atomic_compare_exchange_n(&loop->async_stack, &head, handle, 1,
                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-  if (head == NULL)
-    uv__async_wake_if_waiting(loop);
-  /* Only now may uv_close() (and after it uv_loop_close()) go ahead: the
-   * wakeup above still used the loop. */
+  if (head == NULL && uv__async_wake_begin(loop)) {
+    wake = 1;
+    seen = __atomic_load_n(&loop->async_taken, __ATOMIC_SEQ_CST);
+  }
+  /* Only now may uv_close() go ahead; the handle is not touched again.
+   * The write comes after, so that a loop it wakes (which may take this
+   * thread's CPU on the spot) never waits for this thread to get it
+   * back; uv_loop_close() waits for the write instead. */
   __atomic_store_n(&handle->pending, ASYNC_QUEUED, __ATOMIC_RELEASE);
+  if (wake)
+    uv__async_wake_end(loop, &loop->async_taken, seen);
   return 0;
 }
 
@@ -108,7 +152,9 @@ static void collect(uv_loop_t* loop) {
   uv_async_t* prev = NULL;
   uv_async_t* next;
 
-  h = __atomic_exchange_n(&loop->async_stack, NULL, __ATOMIC_ACQUIRE);
+  h = __atomic_exchange_n(&loop->async_stack, NULL, __ATOMIC_SEQ_CST);
+  if (h != NULL)
+    __atomic_add_fetch(&loop->async_taken, 1, __ATOMIC_SEQ_CST);
   /* The stack is newest first; reverse it. */
   while (h != NULL) {
     next = h->u.async.next;
@@ -167,7 +213,7 @@ static int wakeup_pending(uv_loop_t* loop);
  * without one (they skip it while the loop is awake). Returns 1 if
  * anything ran. */
 int uv__async_poll_check(uv_loop_t* loop) {
-  if (__atomic_load_n(&loop->async_written, __ATOMIC_ACQUIRE))
+  if (wakeup_written(loop))
     reset_wakeup(loop);
   if (!wakeup_pending(loop))
     return 0;
@@ -202,27 +248,51 @@ void uv__async_run_end(uv_loop_t* loop) {
   /* A sender that wrote while this run drained its send (it had seen the
    * loop between two runs) left the descriptor readable for nothing:
    * read it back, then write again if anything is left. */
-  if (__atomic_load_n(&loop->async_written, __ATOMIC_ACQUIRE))
+  if (wakeup_written(loop))
     reset_wakeup(loop);
   if (wakeup_pending(loop))
     uv__async_wake(loop);
 }
 
 /* ---------------------------------------------------------------------
- * Spinning before sleeping.
+ * Spinning before sleeping, judged by what it is for.
  *
  * When another thread is about to wake this loop (a reply to an async
- * send, a pool job finishing), a few microseconds of spinning catch the
- * wakeup without sleeping: the kernel's wakeup of a sleeping thread costs
- * tens of microseconds on a virtual machine. The spin is bounded, happens
- * only when something can wake the loop (an async handle or a request in
- * flight) and on machines with more than one CPU, and backs off
- * exponentially when it keeps missing, so an idle loop spends almost
- * nothing on it.
+ * send, a pool job finishing), a few microseconds of spinning can catch
+ * the wakeup without sleeping: the kernel's wakeup of a sleeping thread
+ * costs tens of microseconds on some virtual machines. On others the
+ * spin costs more than it saves: two vCPUs may share one physical core,
+ * so the spinning one slows the very thread it waits for, and a pause loop
+ * may make the hypervisor take the vCPU away. Whether the spin caught the
+ * wakeup says nothing about that; the wall time of the wait does.
+ *
+ * So each loop measures it. A sampling round is two blocks of waits, one
+ * with spinning and one without (which comes first alternates between
+ * rounds, so that a drifting workload favours neither). For each block it
+ * sums the wall time from the start of a wait to its wakeup, capped so
+ * that a long idle wait weighs no more than a short one, leaving out the
+ * first waits of the block, which still feel the other kind (a loop that
+ * slept lets the pool's threads fall asleep too). Spinning is then kept
+ * only if its waits were at least 10 % shorter; a tie, or too little
+ * evidence, means no spin. The decision holds for 32 times as long as the
+ * sampling took, and twice as long each time it comes out the same (up to
+ * 512 times), so sampling the worse kind costs a few percent at most. A
+ * loop whose waits are long (an idle server) ties every round and spins
+ * only in its short sampling blocks.
+ *
+ * Only waits that something in flight could end soon are timed or spun
+ * (an async handle is open, or a request is active), never on one CPU.
+ * NODELOOP_SPIN_US, read once per loop, sets the budget (0: never spin).
+ * Spinning counts as idle time for uv_metrics_idle_time().
  */
-#define UV__SPIN_US 20
-#define UV__SPIN_MISSES 4
-#define UV__SPIN_MAX_BACKOFF 1024
+#define UV__SPIN_DEFAULT_US 20
+#define UV__SPIN_MAX_US 10000
+#define UV__SPIN_BLOCK 48             /* waits per sampling block */
+#define UV__SPIN_SKIP 8               /* ... of which not counted */
+#define UV__SPIN_MIN_WOKEN 16         /* fewer: no evidence, no spin */
+#define UV__SPIN_HOLD_MIN_FACTOR 32
+#define UV__SPIN_HOLD_MAX_FACTOR 512
+#define UV__SPIN_HOLD_MIN_NS ((uint64_t) 10 * 1000 * 1000)
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -238,40 +308,130 @@ static int wakeup_pending(uv_loop_t* loop) {
          !uv__queue_empty(&loop->async_ready);
 }
 
+static uint32_t spin_budget_from_env(void) {
+  const char* v = getenv("NODELOOP_SPIN_US");
+  unsigned long n;
+  char* end;
+
+  /* With one CPU the thread that would wake us cannot run while we spin. */
+  if (uv_available_parallelism() < 2)
+    return 0;
+  if (v == NULL || *v == '\0')
+    return UV__SPIN_DEFAULT_US;
+  errno = 0;
+  n = strtoul(v, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return UV__SPIN_DEFAULT_US;
+  return n > UV__SPIN_MAX_US ? UV__SPIN_MAX_US : (uint32_t) n;
+}
+
+/* The first timed wait starts a sampling round: hold_until is 0. */
+static void spin_init(struct uv__spin* s) {
+  memset(s, 0, sizeof(*s));
+  s->budget_us = spin_budget_from_env();
+  s->hold_factor = UV__SPIN_HOLD_MIN_FACTOR;
+  s->first = 1;
+}
+
+static void spin_start_round(struct uv__spin* s, uint64_t now) {
+  s->block = 1;
+  s->waits = 0;
+  s->spin = s->first;
+  s->first = !s->first;
+  s->round_start = now;
+  s->sum_ns[0] = s->sum_ns[1] = 0;
+  s->woken[0] = s->woken[1] = 0;
+}
+
+static void spin_decide(struct uv__spin* s, uint64_t now) {
+  uint64_t hold;
+  int choice;
+
+  /* Means compared as cross products: with / n1 < 0.9 * without / n0. */
+  choice = s->woken[0] >= UV__SPIN_MIN_WOKEN &&
+           s->woken[1] >= UV__SPIN_MIN_WOKEN &&
+           s->sum_ns[1] * s->woken[0] * 10 < s->sum_ns[0] * s->woken[1] * 9;
+  if (choice != s->chosen)
+    s->hold_factor = UV__SPIN_HOLD_MIN_FACTOR;
+  else if (s->hold_factor < UV__SPIN_HOLD_MAX_FACTOR)
+    s->hold_factor *= 2;
+  s->chosen = choice;
+  s->spin = choice;
+  s->block = 0;
+  hold = (now - s->round_start) * s->hold_factor;
+  s->hold_until = now + (hold > UV__SPIN_HOLD_MIN_NS ? hold
+                                                     : UV__SPIN_HOLD_MIN_NS);
+}
+
+static void add_idle(uv_loop_t* loop, uint64_t ns) {
+  if (loop->flags & UV__LOOP_METRICS_IDLE)
+    __atomic_add_fetch(&loop->idle_time, ns, __ATOMIC_RELAXED);
+}
+
+/* Ends the timed wait; `woken` tells a wakeup from a timeout, which says
+ * nothing about the spin and is left out of the sums. */
+static void spin_wait_end(uv_loop_t* loop, uint64_t now, int woken) {
+  struct uv__spin* s = &loop->spin;
+  uint64_t cap = (uint64_t) s->budget_us * 10000;
+  uint64_t d;
+
+  d = now - s->wait_start;
+  s->wait_start = 0;
+  if (s->block == 0) {
+    if (now >= s->hold_until)
+      spin_start_round(s, now);
+    return;
+  }
+  if (woken && s->waits >= UV__SPIN_SKIP) {
+    s->sum_ns[s->spin] += d < cap ? d : cap;
+    s->woken[s->spin]++;
+  }
+  if (++s->waits < UV__SPIN_BLOCK)
+    return;
+  if (s->block == 1) {
+    s->block = 2;
+    s->waits = 0;
+    s->spin = !s->spin;
+    return;
+  }
+  spin_decide(s, now);
+}
+
+void uv__async_wait_end(uv_loop_t* loop, int woken) {
+  if (loop->spin.wait_start != 0)
+    spin_wait_end(loop, uv__hrtime_ns(), woken);
+}
+
 int uv__async_spin(uv_loop_t* loop, int timeout) {
+  struct uv__spin* s = &loop->spin;
   uint64_t budget_ns;
-  uint64_t deadline;
+  uint64_t start;
+  uint64_t now;
   int i;
 
-  if (loop->spin_budget_us == 0)
+  if (s->budget_us == 0 ||
+      (loop->async_count == 0 && loop->active_reqs.count == 0))
     return 0;
-  if (loop->async_count == 0 && loop->active_reqs.count == 0)
+  start = uv__hrtime_ns();
+  s->wait_start = start;
+  if (!s->spin)
     return 0;
-  if (loop->spin_skip > 0) {
-    loop->spin_skip--;
-    return 0;
-  }
-  budget_ns = (uint64_t) loop->spin_budget_us * 1000;
+  budget_ns = (uint64_t) s->budget_us * 1000;
   if (timeout > 0 && (uint64_t) timeout * 1000000 < budget_ns)
     budget_ns = (uint64_t) timeout * 1000000;
-  deadline = uv__hrtime_ns() + budget_ns;
   do {
     for (i = 0; i < 32; i++) {
       if (wakeup_pending(loop)) {
-        loop->spin_misses = 0;
-        loop->spin_backoff = 1;
+        now = uv__hrtime_ns();
+        add_idle(loop, now - start);
+        spin_wait_end(loop, now, 1);
         return 1;
       }
       cpu_relax();
     }
-  } while (uv__hrtime_ns() < deadline);
-
-  if (++loop->spin_misses >= UV__SPIN_MISSES) {
-    loop->spin_misses = 0;
-    loop->spin_skip = loop->spin_backoff;
-    if (loop->spin_backoff < UV__SPIN_MAX_BACKOFF)
-      loop->spin_backoff *= 2;
-  }
+    now = uv__hrtime_ns();
+  } while (now - start < budget_ns);
+  add_idle(loop, now - start);
   return 0;
 }
 
@@ -346,19 +506,21 @@ static int open_wakeup(uv_loop_t* loop) {
 int uv__async_loop_init(uv_loop_t* loop) {
   loop->async_stack = NULL;
   loop->async_written = 0;
+  loop->async_wakers = 0;
+  loop->async_taken = 0;
   uv__queue_init(&loop->async_ready);
   loop->async_count = 0;
-  /* With one CPU the thread that would wake us cannot run while we spin. */
-  loop->spin_budget_us = uv_available_parallelism() > 1 ? UV__SPIN_US : 0;
-  loop->spin_misses = 0;
-  loop->spin_backoff = 1;
-  loop->spin_skip = 0;
+  spin_init(&loop->spin);
   return open_wakeup(loop);
 }
 
 void uv__async_loop_close(uv_loop_t* loop) {
   if (loop->async_fd == -1)
     return;
+  /* A sender or worker between its hand-over and the end of its write:
+   * one system call. */
+  while (__atomic_load_n(&loop->async_wakers, __ATOMIC_ACQUIRE) != 0)
+    sched_yield();
   uv__io_close(loop, &loop->async_io_watcher);
   uv__close(loop->async_fd);
   loop->async_fd = -1;
@@ -370,6 +532,8 @@ void uv__async_loop_close(uv_loop_t* loop) {
 int uv__async_loop_fork(uv_loop_t* loop) {
   int err;
 
+  /* No other thread exists in the child: nobody is writing. */
+  loop->async_wakers = 0;
   uv__async_loop_close(loop);
   loop->async_written = 0;
   err = open_wakeup(loop);

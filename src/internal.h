@@ -193,14 +193,23 @@ int uv__async_loop_fork(uv_loop_t* loop);
 void uv__async_wake(uv_loop_t* loop);
 /* Wakes the loop unless it is running, in which case it will look. */
 void uv__async_wake_if_waiting(uv_loop_t* loop);
+/* The same in two steps, for other threads: begin (1 if a wakeup is
+ * needed) while holding what keeps the loop alive, end (the write) after
+ * letting go of it. */
+int uv__async_wake_begin(uv_loop_t* loop);
+void uv__async_wake_end(uv_loop_t* loop, const unsigned int* taken,
+                        unsigned int seen);
 int uv__async_poll_check(uv_loop_t* loop);
 int uv__async_sleep_begin(uv_loop_t* loop);
 void uv__async_sleep_end(uv_loop_t* loop);
 void uv__async_run_begin(uv_loop_t* loop);
 void uv__async_run_end(uv_loop_t* loop);
-/* Spins briefly before a blocking wait when a wakeup is likely to come
- * soon; returns 1 if one is already pending (then do not block). */
+/* Before a wait that may block: starts timing it and spins briefly when
+ * that has paid on this loop; returns 1 if a wakeup is pending (then do
+ * not block). uv__async_wait_end() ends the timing: woken is 0 when the
+ * wait ended by its timeout. */
 int uv__async_spin(uv_loop_t* loop, int timeout);
+void uv__async_wait_end(uv_loop_t* loop, int woken);
 /* Runs the completions the worker pool delivered to this loop. */
 void uv__work_done(uv_loop_t* loop);
 

@@ -56,18 +56,24 @@ static void cancelled_marker(struct uv__work* w) {
  * whole batch when it wakes. */
 static void post_done(struct uv__work* w) {
   uv_loop_t* loop = item_loop(w);
+  unsigned int seen = 0;
   int wake;
 
   uv_mutex_lock(&loop->wq_mutex);
   uv__queue_insert_tail(&loop->wq_done, &w->node);
   /* Atomic because the loop peeks at it without the lock between waits. */
   wake = !__atomic_exchange_n(&loop->wq_notified, 1, __ATOMIC_SEQ_CST);
-  /* The wakeup happens under the lock: once it is released the loop may
-   * run the completion and even be closed, so this thread must not touch
-   * the loop after unlocking. */
-  if (wake)
-    uv__async_wake_if_waiting(loop);
+  if (wake && uv__async_wake_begin(loop))
+    seen = __atomic_load_n(&loop->wq_taken, __ATOMIC_RELAXED);
+  else
+    wake = 0;
   uv_mutex_unlock(&loop->wq_mutex);
+  /* Once unlocked, the loop may run the completion, free the request and
+   * even be closed; the write comes after the unlock all the same, so
+   * that the loop it wakes does not block on the lock this thread holds,
+   * and uv_loop_close() waits for it. */
+  if (wake)
+    uv__async_wake_end(loop, &loop->wq_taken, seen);
 }
 
 static void worker(void* arg) {
@@ -248,6 +254,8 @@ void uv__work_done(uv_loop_t* loop) {
   uv_mutex_lock(&loop->wq_mutex);
   uv__queue_move(&loop->wq_done, &batch);
   __atomic_store_n(&loop->wq_notified, 0, __ATOMIC_SEQ_CST);
+  if (!uv__queue_empty(&batch))
+    __atomic_add_fetch(&loop->wq_taken, 1, __ATOMIC_SEQ_CST);
   uv_mutex_unlock(&loop->wq_mutex);
 
   while (!uv__queue_empty(&batch)) {

@@ -58,6 +58,23 @@ typedef struct uv__io_s {
   unsigned int fed_events;  /* events for a callback run by the pending phase */
 } uv__io_t;
 
+/* How a loop judges spinning before it sleeps (src/async.c). */
+struct uv__spin {
+  uint64_t wait_start;    /* uv__hrtime_ns() when the timed wait began */
+  uint64_t hold_until;    /* when the current decision is judged again */
+  uint64_t round_start;   /* when the current sampling round began */
+  uint64_t sum_ns[2];     /* wall time of woken waits, without / with spin */
+  uint32_t woken[2];      /* waits a wakeup ended, without / with spin */
+  uint32_t budget_us;     /* NODELOOP_SPIN_US; 0: never spin */
+  uint32_t waits;         /* waits in the current sampling block */
+  uint32_t hold_factor;   /* hold = this many times the sampling time */
+  int block;              /* 0 holding, 1 or 2: sampling block */
+  int spin;               /* spin before the next wait */
+  int chosen;             /* the last decision */
+  int first;              /* the kind the next round samples first */
+  int pad_;
+};
+
 typedef struct uv_buf_t {
   char* base;
   size_t len;

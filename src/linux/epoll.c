@@ -186,6 +186,7 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   struct epoll_event events[UV__MAX_EVENTS];
   uint64_t deadline = 0;
   int rounds = 0;
+  int woken;
   int n;
 
   /* Sends and completions that arrived while the loop was running come
@@ -210,11 +211,16 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
 
   for (;;) {
     apply_changes(loop);
-    if (timeout != 0 && uv__async_sleep_begin(loop))
+    woken = 0;
+    if (timeout != 0 && uv__async_sleep_begin(loop)) {
       timeout = 0;
+      woken = 1;
+    }
     n = wait_events(loop, events, timeout);
     if (timeout != 0)
       uv__async_sleep_end(loop);
+    if (n != -1)
+      uv__async_wait_end(loop, woken || n > 0);
     /* The callbacks below see the time at which the wait returned. */
     uv__update_time(loop);
     if (n == -1) {

@@ -1,0 +1,102 @@
+/* Spinning before sleeping: NODELOOP_SPIN_US sets the budget per loop (0:
+ * never), spinning is idle time for uv_metrics_idle_time(), and a spin
+ * that does not shorten the waits is dropped. The loop's own CPU time
+ * shows whether it spun: a loop that sleeps through its waits uses next
+ * to none. */
+/* NL_TEST_THREADED */
+#include "test.h"
+
+#include <time.h>
+
+static int jobs_left;
+
+static void sleep_work(uv_work_t* req) {
+  uv_sleep((unsigned int) (uintptr_t) req->data);
+}
+
+static void again_after(uv_work_t* req, int status) {
+  CHECK_OK(status);
+  if (--jobs_left > 0)
+    CHECK_OK(uv_queue_work(req->loop, req, sleep_work, again_after));
+}
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  CHECK_OK(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts));
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* Runs `n` jobs of `ms` each, one after the other, on a new loop made
+ * with NODELOOP_SPIN_US=spin_us; returns the loop thread's CPU time, and
+ * the loop's idle time and the wall time when asked. */
+static uint64_t run_jobs(const char* spin_us, int n, unsigned int ms,
+                         uint64_t* idle, uint64_t* wall) {
+  uv_loop_t loop;
+  uv_work_t req;
+  uint64_t cpu;
+  uint64_t t0;
+
+  CHECK_OK(setenv("NODELOOP_SPIN_US", spin_us, 1));
+  CHECK_OK(uv_loop_init(&loop));
+  /* Read once, when the loop was made. */
+  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  CHECK_OK(uv_loop_configure(&loop, UV_METRICS_IDLE_TIME));
+  jobs_left = n;
+  req.data = (void*) (uintptr_t) ms;
+  CHECK_OK(uv_queue_work(&loop, &req, sleep_work, again_after));
+  t0 = uv_hrtime();
+  cpu = thread_cpu_ns();
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  cpu = thread_cpu_ns() - cpu;
+  if (wall != NULL)
+    *wall = uv_hrtime() - t0;
+  if (idle != NULL)
+    *idle = uv_metrics_idle_time(&loop);
+  CHECK_OK(uv_loop_close(&loop));
+  return cpu;
+}
+
+static void need_two_cpus(void) {
+  if (uv_available_parallelism() < 2)
+    nl_test_skip("one CPU: the loop never spins");
+}
+
+/* With a 2 ms budget and 1 ms jobs, a loop that spins catches each
+ * completion while spinning (its first waits always sample spinning);
+ * with 0 it sleeps through every wait. */
+TEST(budget_from_environment) {
+  uint64_t spun;
+  uint64_t slept;
+
+  need_two_cpus();
+  slept = run_jobs("0", 30, 1, NULL, NULL);
+  spun = run_jobs("2000", 30, 1, NULL, NULL);
+  CHECK(slept < 10 * 1000000u);
+  CHECK(spun > 15 * 1000000u);
+}
+
+/* Node's event-loop utilization is computed from the idle time: a loop
+ * that waits by spinning must not look busy. */
+TEST(spinning_is_idle_time) {
+  uint64_t idle;
+  uint64_t wall;
+  uint64_t cpu;
+
+  need_two_cpus();
+  cpu = run_jobs("2000", 30, 1, &idle, &wall);
+  CHECK(cpu > 15 * 1000000u);
+  CHECK(idle > wall / 10 * 7);
+  CHECK(idle <= wall);
+}
+
+/* 3 ms jobs and a 1 ms budget: the spin never catches a completion, the
+ * waits are as long with it as without, so after one sampling round
+ * (48 waits of each kind) the loop stops spinning. Spinning on every
+ * wait would cost about 1 ms each. */
+TEST(spin_that_does_not_pay_is_dropped) {
+  uint64_t cpu;
+
+  need_two_cpus();
+  cpu = run_jobs("1000", 300, 3, NULL, NULL);
+  CHECK(cpu < 150 * 1000000u);
+}
