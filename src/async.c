@@ -25,6 +25,13 @@
  * loop knows to read the counter back to zero even when it never waits on
  * the descriptor itself (an embedder waiting on uv_backend_fd() would
  * otherwise find it readable forever).
+ *
+ * Other threads (senders, pool workers) write only after they have let go
+ * of what they hand over (the handle's state, the completion lock): the
+ * write wakes the loop's thread, which may take the writer's CPU on the
+ * spot, and must not then find the writer still holding something it
+ * needs. async_wakers counts such writers between their decision and the
+ * end of their write; uv_loop_close() waits for it to reach zero.
  */
 #include "internal.h"
 #include "dispatch.h"

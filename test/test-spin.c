@@ -69,8 +69,8 @@ TEST(budget_from_environment) {
   uint64_t slept;
 
   need_two_cpus();
-  slept = run_jobs("0", 30, 1, NULL, NULL);
-  spun = run_jobs("2000", 30, 1, NULL, NULL);
+  slept = run_jobs("0", 40, 1, NULL, NULL);
+  spun = run_jobs("2000", 40, 1, NULL, NULL);
   CHECK(slept < 10 * 1000000u);
   CHECK(spun > 15 * 1000000u);
 }
@@ -83,7 +83,7 @@ TEST(spinning_is_idle_time) {
   uint64_t cpu;
 
   need_two_cpus();
-  cpu = run_jobs("2000", 30, 1, &idle, &wall);
+  cpu = run_jobs("2000", 40, 1, &idle, &wall);
   CHECK(cpu > 15 * 1000000u);
   CHECK(idle > wall / 10 * 7);
   CHECK(idle <= wall);

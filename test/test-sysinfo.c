@@ -141,7 +141,9 @@ static int find_own_cgroup(struct cg_layout* cg) {
       continue;
     *rel++ = '\0';
     if (strcmp(ctrl + 1, "memory") == 0) {
-      snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup/memory%s", rel);
+      if (snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup/memory%s", rel) >=
+          (int) sizeof(cg->dir))
+        return 0;
       cg->limit_file = "memory.limit_in_bytes";
       cg->v1 = 1;
       return 1;
@@ -151,7 +153,9 @@ static int find_own_cgroup(struct cg_layout* cg) {
   }
   if (v2path[0] == '\0')
     return 0;
-  snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup%s", v2path);
+  if (snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup%s", v2path) >=
+      (int) sizeof(cg->dir))
+    return 0;
   cg->limit_file = "memory.max";
   cg->v1 = 0;
   return 1;
