@@ -11,7 +11,7 @@ start=$(date +%s)
 if cmake --build "$dir" -j "$jobs" >"$log" 2>&1; then
   grep -E "warning:|note:" "$log" || true
   targets=$(grep -c "^\[.*\] Built target" "$log")
-  echo "build: $dir up to date ($targets targets, $(($(date +%s) - start)) s; log in $log)"
+  echo "build: $dir/ ready ($targets targets, $(($(date +%s) - start)) s; full log in $log)"
 else
   grep -E -A3 "error:|warning:|Error [0-9]|undefined reference" "$log" ||
     tail -n 40 "$log"
