@@ -323,13 +323,16 @@ static uint32_t spin_budget_from_env(void) {
   /* With one CPU the thread that would wake us cannot run while we spin. */
   if (uv_available_parallelism() < 2)
     return 0;
-  if (v == NULL || *v == '\0')
+  /* Digits only: strtoul would take "-5" as a huge number. */
+  if (v == NULL || *v < '0' || *v > '9')
     return UV__SPIN_DEFAULT_US;
   errno = 0;
   n = strtoul(v, &end, 10);
-  if (errno != 0 || *end != '\0')
+  if (*end != '\0')
     return UV__SPIN_DEFAULT_US;
-  return n > UV__SPIN_MAX_US ? UV__SPIN_MAX_US : (uint32_t) n;
+  if (errno == ERANGE || n > UV__SPIN_MAX_US)
+    return UV__SPIN_MAX_US;
+  return (uint32_t) n;
 }
 
 /* The first timed wait starts a sampling round: hold_until is 0. */

@@ -73,6 +73,49 @@ TEST(budget_from_environment) {
   spun = run_jobs("2000", 40, 1, NULL, NULL);
   CHECK(slept < 10 * 1000000u);
   CHECK(spun > 15 * 1000000u);
+  /* Not a number of microseconds: the default (20), not a huge budget
+   * ("-5" read by strtoul would be one). */
+  CHECK(run_jobs("-5", 40, 1, NULL, NULL) < 10 * 1000000u);
+  CHECK(run_jobs("5x", 40, 1, NULL, NULL) < 10 * 1000000u);
+}
+
+/* A spin never delays a timer: with a 10 ms budget and a 5 ms repeating
+ * timer (an open async handle makes every wait a candidate for spinning),
+ * the timer still fires every 5 ms. */
+static int ticks;
+static uint64_t first_tick;
+static uint64_t last_tick;
+
+static void tick_cb(uv_timer_t* t) {
+  uint64_t now = uv_hrtime();
+  if (ticks++ == 0)
+    first_tick = now;
+  last_tick = now;
+  if (ticks == 41) {
+    uv_close((uv_handle_t*) t, NULL);
+    uv_close((uv_handle_t*) t->data, NULL);
+  }
+}
+
+TEST(spin_does_not_delay_timers) {
+  uv_loop_t loop;
+  uv_timer_t timer;
+  uv_async_t async;
+
+  need_two_cpus();
+  CHECK_OK(setenv("NODELOOP_SPIN_US", "10000", 1));
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  CHECK_OK(uv_async_init(&loop, &async, NULL));
+  CHECK_OK(uv_timer_init(&loop, &timer));
+  timer.data = &async;
+  ticks = 0;
+  CHECK_OK(uv_timer_start(&timer, tick_cb, 5, 5));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(ticks, 41);
+  /* 40 intervals of 5 ms; late by a whole budget each would be 600. */
+  CHECK((last_tick - first_tick) / 1000000u < 280);
+  CHECK_OK(uv_loop_close(&loop));
 }
 
 /* Node's event-loop utilization is computed from the idle time: a loop

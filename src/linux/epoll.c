@@ -193,9 +193,17 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
    * without a wakeup; they run here, in the poll phase, without waiting. */
   if (uv__async_poll_check(loop))
     timeout = 0;
-  if (timeout != 0 && uv__async_spin(loop, timeout) &&
-      uv__async_poll_check(loop))
-    timeout = 0;
+  if (timeout > 0)
+    deadline = loop->time + (uint64_t) timeout;
+  if (timeout != 0) {
+    if (uv__async_spin(loop, timeout) && uv__async_poll_check(loop)) {
+      timeout = 0;
+    } else if (timeout > 0) {
+      /* The spin used part of the time to the next timer. */
+      uv__update_time(loop);
+      timeout = loop->time >= deadline ? 0 : (int) (deadline - loop->time);
+    }
+  }
   /* Only the loop's own wakeup descriptor is watched and the wait would
    * not block: the check above saw everything it could report, so the
    * system call is skipped (an idle loop spinning through iterations
@@ -203,11 +211,10 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   if (timeout == 0 && loop->nfds == 1 &&
       uv__queue_empty(&loop->watcher_queue) &&
       loop->async_io_watcher.armed != 0) {
+    uv__async_wait_end(loop, 0);
     uv__update_time(loop);
     return;
   }
-  if (timeout > 0)
-    deadline = loop->time + (uint64_t) timeout;
 
   for (;;) {
     apply_changes(loop);
