@@ -1656,7 +1656,7 @@ struct uv_loop_s {
   int async_wakers;                       /* other threads mid-wakeup */
   unsigned int async_taken;               /* takings of the async stack */
   unsigned int wq_taken;                  /* takings of pool completions */
-  char reserved_tail[264];
+  char reserved_tail[240];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

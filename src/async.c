@@ -196,6 +196,7 @@ static void drain(uv_loop_t* loop) {
       /* Cleared before the callback, so a send from inside it (or from
        * another thread meanwhile) schedules the handle again. */
       __atomic_store_n(&h->pending, ASYNC_IDLE, __ATOMIC_RELEASE);
+      loop->spin.events++;
       if (h->async_cb != NULL)
         uv__dispatch_async(h);
     }
@@ -273,33 +274,40 @@ void uv__async_run_end(uv_loop_t* loop) {
  * may make the hypervisor take the vCPU away. Whether the spin caught the
  * wakeup says nothing about that; the wall time of the wait does.
  *
- * So each loop measures it. A sampling round is two blocks of waits, one
- * with spinning and one without (which comes first alternates between
- * rounds, so that a drifting workload favours neither). For each block it
- * sums the wall time from the start of a wait to its wakeup, capped so
- * that a long idle wait weighs no more than a short one, leaving out the
- * first waits of the block, which still feel the other kind (a loop that
- * slept lets the pool's threads fall asleep too). Spinning is then kept
- * only if its waits were at least 10 % shorter; a tie, or too little
- * evidence, means no spin. The decision holds for 32 times as long as the
- * sampling took, and twice as long each time it comes out the same (up to
- * 512 times), so sampling the worse kind costs a few percent at most. A
- * loop whose waits are long (an idle server) ties every round and spins
- * only in its short sampling blocks.
+ * So each loop measures it, by what the spin is for: callbacks per
+ * second. A sampling round is two blocks of waits, one with spinning and
+ * one without (which comes first alternates between rounds, so that a
+ * drifting workload favours neither). For each block it counts the async
+ * callbacks and pool completions the loop ran and the wall time they
+ * took (over 48 waits and at least 5 ms), leaving out the first waits of
+ * the block, which still feel the other kind (a loop that slept lets the
+ * pool's threads fall asleep too).
+ * Spinning is kept only if it ran at least 10 % more callbacks per second;
+ * a tie, or too few callbacks to tell, means no spin. Shorter waits alone
+ * are not enough: a loop that sleeps may let senders batch up more work
+ * per wakeup and get more done. The decision holds for 32 times as long
+ * as the sampling took (at least 10 ms, at most 10 s), and a decision to
+ * spin twice as long each time it comes out again (up to 512 times), so
+ * sampling the worse kind costs a few percent at most. A loop whose callbacks come at a pace set elsewhere (an idle
+ * server, a timer) ties every round and spins only in its short sampling
+ * blocks.
  *
- * Only waits that something in flight could end soon are timed or spun
- * (an async handle is open, or a request is active), never on one CPU.
+ * Only waits that something in flight could end soon are spun (an async
+ * handle is open, or a request is active), never on one CPU.
  * NODELOOP_SPIN_US, read once per loop, sets the budget (0: never spin).
  * Spinning counts as idle time for uv_metrics_idle_time().
  */
 #define UV__SPIN_DEFAULT_US 20
 #define UV__SPIN_MAX_US 10000
-#define UV__SPIN_BLOCK 48             /* waits per sampling block */
-#define UV__SPIN_SKIP 8               /* ... of which not counted */
-#define UV__SPIN_MIN_WOKEN 16         /* fewer: no evidence, no spin */
+#define UV__SPIN_SKIP 8               /* waits of a block not measured */
+#define UV__SPIN_BLOCK 48             /* waits of a block, at least ... */
+#define UV__SPIN_BLOCK_MAX 4096       /* ... and at most, */
+#define UV__SPIN_BLOCK_NS ((uint64_t) 5 * 1000 * 1000) /* else measure 5 ms */
+#define UV__SPIN_MIN_EVENTS 16        /* fewer callbacks: no evidence */
 #define UV__SPIN_HOLD_MIN_FACTOR 32
 #define UV__SPIN_HOLD_MAX_FACTOR 512
 #define UV__SPIN_HOLD_MIN_NS ((uint64_t) 10 * 1000 * 1000)
+#define UV__SPIN_HOLD_MAX_NS ((uint64_t) 10 * 1000 * 1000 * 1000)
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -349,28 +357,37 @@ static void spin_start_round(struct uv__spin* s, uint64_t now) {
   s->spin = s->first;
   s->first = !s->first;
   s->round_start = now;
-  s->sum_ns[0] = s->sum_ns[1] = 0;
-  s->woken[0] = s->woken[1] = 0;
+  s->ns[0] = s->ns[1] = 0;
+  s->done[0] = s->done[1] = 0;
 }
 
 static void spin_decide(struct uv__spin* s, uint64_t now) {
   uint64_t hold;
   int choice;
 
-  /* Means compared as cross products: with / n1 < 0.9 * without / n0. */
-  choice = s->woken[0] >= UV__SPIN_MIN_WOKEN &&
-           s->woken[1] >= UV__SPIN_MIN_WOKEN &&
-           s->sum_ns[1] * s->woken[0] * 10 < s->sum_ns[0] * s->woken[1] * 9;
-  if (choice != s->chosen)
+  /* Rates compared as cross products: done1 / ns1 > 1.1 * done0 / ns0. */
+  choice = s->done[0] >= UV__SPIN_MIN_EVENTS &&
+           s->done[1] >= UV__SPIN_MIN_EVENTS &&
+           s->done[1] * s->ns[0] * 10 > s->done[0] * s->ns[1] * 11;
+  /* Not spinning, a loop samples again soon: a sampled spin costs little,
+   * while a spin that would pay (a pipeline of pool jobs that only forms
+   * once the loop catches a completion, say) may show it only in a later
+   * round. Spinning, it samples less and less often. */
+  if (!choice || choice != s->chosen)
     s->hold_factor = UV__SPIN_HOLD_MIN_FACTOR;
   else if (s->hold_factor < UV__SPIN_HOLD_MAX_FACTOR)
     s->hold_factor *= 2;
   s->chosen = choice;
   s->spin = choice;
   s->block = 0;
+  /* Bounded both ways: long enough to pay for the sampling, short enough
+   * to notice within seconds that the workload changed. */
   hold = (now - s->round_start) * s->hold_factor;
-  s->hold_until = now + (hold > UV__SPIN_HOLD_MIN_NS ? hold
-                                                     : UV__SPIN_HOLD_MIN_NS);
+  if (hold < UV__SPIN_HOLD_MIN_NS)
+    hold = UV__SPIN_HOLD_MIN_NS;
+  if (hold > UV__SPIN_HOLD_MAX_NS)
+    hold = UV__SPIN_HOLD_MAX_NS;
+  s->hold_until = now + hold;
 }
 
 static void add_idle(uv_loop_t* loop, uint64_t ns) {
@@ -378,26 +395,31 @@ static void add_idle(uv_loop_t* loop, uint64_t ns) {
     __atomic_add_fetch(&loop->idle_time, ns, __ATOMIC_RELAXED);
 }
 
-/* Ends the timed wait; `woken` tells a wakeup from a timeout, which says
- * nothing about the spin and is left out of the sums. */
-static void spin_wait_end(uv_loop_t* loop, uint64_t now, int woken) {
+/* Ends a wait that could have spun: moves the sampling along. The part of
+ * a block that is measured runs from the end of its SKIP-th wait to the
+ * end of its last. */
+static void spin_wait_end(uv_loop_t* loop, uint64_t now) {
   struct uv__spin* s = &loop->spin;
-  uint64_t cap = (uint64_t) s->budget_us * 10000;
-  uint64_t d;
 
-  d = now - s->wait_start;
   s->wait_start = 0;
   if (s->block == 0) {
     if (now >= s->hold_until)
       spin_start_round(s, now);
     return;
   }
-  if (woken && s->waits >= UV__SPIN_SKIP) {
-    s->sum_ns[s->spin] += d < cap ? d : cap;
-    s->woken[s->spin]++;
-  }
-  if (++s->waits < UV__SPIN_BLOCK)
+  s->waits++;
+  if (s->waits == UV__SPIN_SKIP) {
+    s->ns[s->spin] = now;
+    s->events_mark = s->events;
     return;
+  }
+  /* Long enough that a preemption or two does not decide it. */
+  if (s->waits < UV__SPIN_BLOCK ||
+      (now - s->ns[s->spin] < UV__SPIN_BLOCK_NS &&
+       s->waits < UV__SPIN_BLOCK_MAX))
+    return;
+  s->ns[s->spin] = now - s->ns[s->spin];
+  s->done[s->spin] = s->events - s->events_mark;
   if (s->block == 1) {
     s->block = 2;
     s->waits = 0;
@@ -407,9 +429,9 @@ static void spin_wait_end(uv_loop_t* loop, uint64_t now, int woken) {
   spin_decide(s, now);
 }
 
-void uv__async_wait_end(uv_loop_t* loop, int woken) {
+void uv__async_wait_end(uv_loop_t* loop) {
   if (loop->spin.wait_start != 0)
-    spin_wait_end(loop, uv__hrtime_ns(), woken);
+    spin_wait_end(loop, uv__hrtime_ns());
 }
 
 int uv__async_spin(uv_loop_t* loop, int timeout) {
@@ -434,7 +456,7 @@ int uv__async_spin(uv_loop_t* loop, int timeout) {
       if (wakeup_pending(loop)) {
         now = uv__hrtime_ns();
         add_idle(loop, now - start);
-        spin_wait_end(loop, now, 1);
+        spin_wait_end(loop, now);
         return 1;
       }
       cpu_relax();

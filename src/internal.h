@@ -204,12 +204,11 @@ int uv__async_sleep_begin(uv_loop_t* loop);
 void uv__async_sleep_end(uv_loop_t* loop);
 void uv__async_run_begin(uv_loop_t* loop);
 void uv__async_run_end(uv_loop_t* loop);
-/* Before a wait that may block: starts timing it and spins briefly when
- * that has paid on this loop; returns 1 if a wakeup is pending (then do
- * not block). uv__async_wait_end() ends the timing: woken is 0 when the
- * wait ended by its timeout. */
+/* Before a wait that may block: spins briefly when that has paid on this
+ * loop; returns 1 if a wakeup is pending (then do not block). Every wait
+ * it was asked about ends with uv__async_wait_end(). */
 int uv__async_spin(uv_loop_t* loop, int timeout);
-void uv__async_wait_end(uv_loop_t* loop, int woken);
+void uv__async_wait_end(uv_loop_t* loop);
 /* Runs the completions the worker pool delivered to this loop. */
 void uv__work_done(uv_loop_t* loop);
 

@@ -251,6 +251,10 @@ void uv__work_done(uv_loop_t* loop) {
   struct uv__work* w;
   int status;
 
+  /* Nothing delivered: a worker raises the flag, under the lock, with
+   * every completion it adds, and only this thread lowers it. */
+  if (!__atomic_load_n(&loop->wq_notified, __ATOMIC_SEQ_CST))
+    return;
   uv_mutex_lock(&loop->wq_mutex);
   uv__queue_move(&loop->wq_done, &batch);
   __atomic_store_n(&loop->wq_notified, 0, __ATOMIC_SEQ_CST);
@@ -262,6 +266,8 @@ void uv__work_done(uv_loop_t* loop) {
     q = uv__queue_head(&batch);
     uv__queue_remove(q);
     w = uv__container_of(q, struct uv__work, node);
+    /* What a spin before the wait could have caught (see async.c). */
+    loop->spin.events++;
     status = w->work == cancelled_marker ? UV_ECANCELED : 0;
     w->work = NULL;
     w->loop = item_loop(w);

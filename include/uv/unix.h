@@ -63,8 +63,10 @@ struct uv__spin {
   uint64_t wait_start;    /* uv__hrtime_ns() when the timed wait began */
   uint64_t hold_until;    /* when the current decision is judged again */
   uint64_t round_start;   /* when the current sampling round began */
-  uint64_t sum_ns[2];     /* wall time of woken waits, without / with spin */
-  uint32_t woken[2];      /* waits a wakeup ended, without / with spin */
+  uint64_t ns[2];         /* measured part of a block, without / with spin */
+  uint64_t events;        /* callbacks the spin could have waited for */
+  uint64_t events_mark;   /* `events` when the measured part began */
+  uint64_t done[2];       /* callbacks in it, without / with spin */
   uint32_t budget_us;     /* NODELOOP_SPIN_US; 0: never spin */
   uint32_t waits;         /* waits in the current sampling block */
   uint32_t hold_factor;   /* hold = this many times the sampling time */

@@ -186,7 +186,6 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   struct epoll_event events[UV__MAX_EVENTS];
   uint64_t deadline = 0;
   int rounds = 0;
-  int woken;
   int n;
 
   /* Sends and completions that arrived while the loop was running come
@@ -211,23 +210,20 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   if (timeout == 0 && loop->nfds == 1 &&
       uv__queue_empty(&loop->watcher_queue) &&
       loop->async_io_watcher.armed != 0) {
-    uv__async_wait_end(loop, 0);
+    uv__async_wait_end(loop);
     uv__update_time(loop);
     return;
   }
 
   for (;;) {
     apply_changes(loop);
-    woken = 0;
-    if (timeout != 0 && uv__async_sleep_begin(loop)) {
+    if (timeout != 0 && uv__async_sleep_begin(loop))
       timeout = 0;
-      woken = 1;
-    }
     n = wait_events(loop, events, timeout);
     if (timeout != 0)
       uv__async_sleep_end(loop);
     if (n != -1)
-      uv__async_wait_end(loop, woken || n > 0);
+      uv__async_wait_end(loop);
     /* The callbacks below see the time at which the wait returned. */
     uv__update_time(loop);
     if (n == -1) {
