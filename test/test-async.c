@@ -328,11 +328,14 @@ TEST(wakes_program_polling_backend_fd) {
 
 static uv_async_t* race_handle;
 static uv_async_t race_keeper;
+static uv_async_t race_slot;
 static uv_thread_t race_thread;
+static int race_reuse;
 static int race_stop;
 static int race_closed;
 static int race_calls_after_close;
 static int race_keeper_rounds;
+static int race_second_calls;
 
 static void race_sender(void* arg) {
   uv_async_t* h = arg;
@@ -340,13 +343,27 @@ static void race_sender(void* arg) {
     uv_async_send(h);
 }
 
+static void race_second_cb(uv_async_t* h) {
+  race_second_calls++;
+  uv_close((uv_handle_t*) h, NULL);
+}
+
+/* Stops the sender, then either frees the handle and lets the loop run
+ * two more rounds through its poll phase (the keeper), or makes a new
+ * async handle in the same memory at once and sends to it: a stale stack
+ * entry for the old handle would then link the stack into a cycle (a
+ * hang, which the alarm turns into a failure) or run the new one twice. */
 static void race_close_cb(uv_handle_t* h) {
   __atomic_store_n(&race_stop, 1, __ATOMIC_RELEASE);
   CHECK_OK(uv_thread_join(&race_thread));
   race_closed = 1;
-  free(h);
-  /* Two more rounds of the loop, through the poll phase. */
-  CHECK_OK(uv_async_send(&race_keeper));
+  if (race_reuse) {
+    CHECK_OK(uv_async_init(h->loop, (uv_async_t*) h, race_second_cb));
+    CHECK_OK(uv_async_send((uv_async_t*) h));
+  } else {
+    free(h);
+    CHECK_OK(uv_async_send(&race_keeper));
+  }
 }
 
 static void race_cb(uv_async_t* h) {
@@ -364,81 +381,42 @@ static void race_keeper_cb(uv_async_t* h) {
     uv_close((uv_handle_t*) h, NULL);
 }
 
-TEST(close_racing_sender_leaves_nothing_behind) {
+static void run_close_races(int reuse) {
   uv_loop_t loop;
   int trial;
 
+  race_reuse = reuse;
   race_calls_after_close = 0;
-  for (trial = 0; trial < RACE_TRIALS; trial++) {
-    race_stop = 0;
-    race_closed = 0;
-    race_keeper_rounds = 0;
-    CHECK_OK(uv_loop_init(&loop));
-    race_handle = malloc(sizeof(*race_handle));
-    CHECK(race_handle != NULL);
-    CHECK_OK(uv_async_init(&loop, race_handle, race_cb));
-    CHECK_OK(uv_async_init(&loop, &race_keeper, race_keeper_cb));
-    CHECK_OK(uv_thread_create(&race_thread, race_sender, race_handle));
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
-    CHECK_EQ(race_closed, 1);
-    CHECK_EQ(race_keeper_rounds, 3);
-    /* Nothing left to run: the loop is dead and closes. */
-    CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
-    CHECK_OK(uv_loop_close(&loop));
-  }
-  CHECK_EQ(race_calls_after_close, 0);
-}
-
-/* The same race, but the close callback at once makes a new async handle
- * in the same memory and sends to it: a stale stack entry for the old
- * handle would then link the stack into a cycle (a hang, which the alarm
- * turns into a failure) or run the new handle twice. */
-static uv_async_t reuse_slot;
-static int reuse_first_calls_after_close;
-static int reuse_second_calls;
-
-static void reuse_second_cb(uv_async_t* h) {
-  reuse_second_calls++;
-  uv_close((uv_handle_t*) h, NULL);
-}
-
-static void reuse_close_cb(uv_handle_t* h) {
-  __atomic_store_n(&race_stop, 1, __ATOMIC_RELEASE);
-  CHECK_OK(uv_thread_join(&race_thread));
-  race_closed = 1;
-  CHECK_OK(uv_async_init(h->loop, (uv_async_t*) h, reuse_second_cb));
-  CHECK_OK(uv_async_send((uv_async_t*) h));
-}
-
-static void reuse_first_cb(uv_async_t* h) {
-  if (race_closed || uv_is_closing((uv_handle_t*) h)) {
-    reuse_first_calls_after_close++;
-    return;
-  }
-  uv_close((uv_handle_t*) h, reuse_close_cb);
-}
-
-TEST(close_racing_sender_then_reuse_memory) {
-  uv_loop_t loop;
-  int trial;
-
-  reuse_first_calls_after_close = 0;
   for (trial = 0; trial < RACE_TRIALS; trial++) {
     alarm(10);
     race_stop = 0;
     race_closed = 0;
-    reuse_second_calls = 0;
+    race_keeper_rounds = 0;
+    race_second_calls = 0;
     CHECK_OK(uv_loop_init(&loop));
-    CHECK_OK(uv_async_init(&loop, &reuse_slot, reuse_first_cb));
-    CHECK_OK(uv_thread_create(&race_thread, race_sender, &reuse_slot));
+    race_handle = reuse ? &race_slot : malloc(sizeof(*race_handle));
+    CHECK(race_handle != NULL);
+    CHECK_OK(uv_async_init(&loop, race_handle, race_cb));
+    if (!reuse)
+      CHECK_OK(uv_async_init(&loop, &race_keeper, race_keeper_cb));
+    CHECK_OK(uv_thread_create(&race_thread, race_sender, race_handle));
     CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
     CHECK_EQ(race_closed, 1);
-    CHECK_EQ(reuse_second_calls, 1);
+    CHECK_EQ(reuse ? race_second_calls : race_keeper_rounds, reuse ? 1 : 3);
+    /* Nothing left to run: the loop is dead and closes. */
     CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
     CHECK_OK(uv_loop_close(&loop));
   }
   alarm(0);
-  CHECK_EQ(reuse_first_calls_after_close, 0);
+  CHECK_EQ(race_calls_after_close, 0);
+}
+
+TEST(close_racing_sender_leaves_nothing_behind) {
+  run_close_races(0);
+}
+
+TEST(close_racing_sender_then_reuse_memory) {
+  run_close_races(1);
 }
 
 /* Sends after uv_close() (a caller's mistake, but one a racing thread
