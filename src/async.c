@@ -365,10 +365,12 @@ static void spin_decide(struct uv__spin* s, uint64_t now) {
   uint64_t hold;
   int choice;
 
-  /* Rates compared as cross products: done1 / ns1 > 1.1 * done0 / ns0. */
+  /* In floating point: a block of slow waits can last long enough for
+   * the integer cross products to overflow. */
   choice = s->done[0] >= UV__SPIN_MIN_EVENTS &&
-           s->done[1] >= UV__SPIN_MIN_EVENTS &&
-           s->done[1] * s->ns[0] * 10 > s->done[0] * s->ns[1] * 11;
+           s->done[1] >= UV__SPIN_MIN_EVENTS && s->ns[0] > 0 && s->ns[1] > 0 &&
+           (double) s->done[1] / (double) s->ns[1] >
+               1.1 * (double) s->done[0] / (double) s->ns[0];
   /* Not spinning, a loop samples again soon: a sampled spin costs little,
    * while a spin that would pay (a pipeline of pool jobs that only forms
    * once the loop catches a completion, say) may show it only in a later
