@@ -272,7 +272,7 @@ void uv__async_run_end(uv_loop_t* loop) {
  * spin costs more than it saves: two vCPUs may share one physical core,
  * so the spinning one slows the very thread it waits for, and a pause loop
  * may make the hypervisor take the vCPU away. Whether the spin caught the
- * wakeup says nothing about that; the wall time of the wait does.
+ * wakeup says nothing about that.
  *
  * So each loop measures it, by what the spin is for: callbacks per
  * second. A sampling round is two blocks of waits, one with spinning and
@@ -281,16 +281,17 @@ void uv__async_run_end(uv_loop_t* loop) {
  * callbacks and pool completions the loop ran and the wall time they
  * took (over 48 waits and at least 5 ms), leaving out the first waits of
  * the block, which still feel the other kind (a loop that slept lets the
- * pool's threads fall asleep too).
- * Spinning is kept only if it ran at least 10 % more callbacks per second;
- * a tie, or too few callbacks to tell, means no spin. Shorter waits alone
- * are not enough: a loop that sleeps may let senders batch up more work
- * per wakeup and get more done. The decision holds for 32 times as long
- * as the sampling took (at least 10 ms, at most 10 s), and a decision to
- * spin twice as long each time it comes out again (up to 512 times), so
- * sampling the worse kind costs a few percent at most. A loop whose callbacks come at a pace set elsewhere (an idle
- * server, a timer) ties every round and spins only in its short sampling
- * blocks.
+ * pool's threads fall asleep too). Spinning is kept only if it ran at
+ * least 10 % more callbacks per second; a tie, or too few callbacks to
+ * tell, means no spin. Shorter waits alone are not enough: a loop that
+ * sleeps may let senders batch up more work per wakeup and get more done.
+ * The decision holds for 32 times as long as the sampling took (at least
+ * 10 ms, at most 10 s), and a decision to spin twice as long each time it
+ * comes out again (up to 512 times), so sampling the worse kind costs a
+ * few percent at most. A loop whose callbacks come at a pace set
+ * elsewhere (an idle server, a timer) ties every round and spins only in
+ * its short sampling blocks. While a decision holds, a wait costs no
+ * clock reading beyond the loop's own.
  *
  * Only waits that something in flight could end soon are spun (an async
  * handle is open, or a request is active), never on one CPU.
@@ -361,7 +362,8 @@ static void spin_start_round(struct uv__spin* s, uint64_t now) {
   s->done[0] = s->done[1] = 0;
 }
 
-static void spin_decide(struct uv__spin* s, uint64_t now) {
+static void spin_decide(uv_loop_t* loop, uint64_t now) {
+  struct uv__spin* s = &loop->spin;
   uint64_t hold;
   int choice;
 
@@ -389,7 +391,7 @@ static void spin_decide(struct uv__spin* s, uint64_t now) {
     hold = UV__SPIN_HOLD_MIN_NS;
   if (hold > UV__SPIN_HOLD_MAX_NS)
     hold = UV__SPIN_HOLD_MAX_NS;
-  s->hold_until = now + hold;
+  s->hold_until = loop->time + hold / 1000000;
 }
 
 static void add_idle(uv_loop_t* loop, uint64_t ns) {
@@ -399,28 +401,30 @@ static void add_idle(uv_loop_t* loop, uint64_t ns) {
 
 /* Ends a wait that could have spun: moves the sampling along. The part of
  * a block that is measured runs from the end of its SKIP-th wait to the
- * end of its last. */
-static void spin_wait_end(uv_loop_t* loop, uint64_t now) {
+ * end of its last. A hold is checked against the loop's cached time. */
+static void spin_wait_end(uv_loop_t* loop) {
   struct uv__spin* s = &loop->spin;
+  uint64_t now;
 
-  s->wait_start = 0;
+  s->timed = 0;
   if (s->block == 0) {
-    if (now >= s->hold_until)
-      spin_start_round(s, now);
+    if (loop->time >= s->hold_until)
+      spin_start_round(s, uv__hrtime_ns());
     return;
   }
+  now = uv__hrtime_ns();
   s->waits++;
   if (s->waits == UV__SPIN_SKIP) {
-    s->ns[s->spin] = now;
+    s->block_start = now;
     s->events_mark = s->events;
     return;
   }
   /* Long enough that a preemption or two does not decide it. */
   if (s->waits < UV__SPIN_BLOCK ||
-      (now - s->ns[s->spin] < UV__SPIN_BLOCK_NS &&
+      (now - s->block_start < UV__SPIN_BLOCK_NS &&
        s->waits < UV__SPIN_BLOCK_MAX))
     return;
-  s->ns[s->spin] = now - s->ns[s->spin];
+  s->ns[s->spin] = now - s->block_start;
   s->done[s->spin] = s->events - s->events_mark;
   if (s->block == 1) {
     s->block = 2;
@@ -428,12 +432,12 @@ static void spin_wait_end(uv_loop_t* loop, uint64_t now) {
     s->spin = !s->spin;
     return;
   }
-  spin_decide(s, now);
+  spin_decide(loop, now);
 }
 
 void uv__async_wait_end(uv_loop_t* loop) {
-  if (loop->spin.wait_start != 0)
-    spin_wait_end(loop, uv__hrtime_ns());
+  if (loop->spin.timed)
+    spin_wait_end(loop);
 }
 
 int uv__async_spin(uv_loop_t* loop, int timeout) {
@@ -446,19 +450,18 @@ int uv__async_spin(uv_loop_t* loop, int timeout) {
   if (s->budget_us == 0 ||
       (loop->async_count == 0 && loop->active_reqs.count == 0))
     return 0;
-  start = uv__hrtime_ns();
-  s->wait_start = start;
+  s->timed = 1;
   if (!s->spin)
     return 0;
+  start = uv__hrtime_ns();
   budget_ns = (uint64_t) s->budget_us * 1000;
   if (timeout > 0 && (uint64_t) timeout * 1000000 < budget_ns)
     budget_ns = (uint64_t) timeout * 1000000;
   do {
     for (i = 0; i < 32; i++) {
       if (wakeup_pending(loop)) {
-        now = uv__hrtime_ns();
-        add_idle(loop, now - start);
-        spin_wait_end(loop, now);
+        add_idle(loop, uv__hrtime_ns() - start);
+        spin_wait_end(loop);
         return 1;
       }
       cpu_relax();

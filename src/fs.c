@@ -94,8 +94,8 @@ static void fs_done(struct uv__work* w, int status) {
 
 /* The fast path for asynchronous requests: 1 if it took the request (and
  * registered it with the loop, and will complete it through the same
- * unregister-then-dispatch steps as fs_done), 0 to use the worker pool. This is the one place where that
- * decision is made; io_uring will fill it in (which operations, from
+ * unregister-then-dispatch steps as fs_done), 0 to use the worker pool.
+ * This is the one place where that decision is made; io_uring will fill it in (which operations, from
  * which kernel version). Today every request goes to the pool. */
 static int uv__fs_try_fast_path(uv_fs_t* req) {
   (void) req;
@@ -120,7 +120,6 @@ static int uv__fs_submit(uv_loop_t* loop, uv_fs_t* req, uv_fs_cb cb) {
   if (err != 0) {
     /* Nothing will run: give back what the request holds, as a failed
      * synchronous call would leave it. */
-    fs_release_bufs(req);
     uv_fs_req_cleanup(req);
     req->result = err;
   }

@@ -166,7 +166,6 @@ static int start_threads(void) {
   int err = 0;
 
   pool.stopping = 0;
-  pool.slow_max = (n + 1) / 2;
   for (i = 0; i < n; i++) {
     err = uv_thread_create(&pool.threads[i], worker, NULL);
     if (err != 0)
@@ -175,7 +174,8 @@ static int start_threads(void) {
   }
   if (pool.nthreads == 0)
     return err;
-  /* With fewer threads than asked for, DNS still gets only half. */
+  /* Workers read it only once this thread unlocks. With fewer threads
+   * than asked for, DNS still gets only half. */
   pool.slow_max = (pool.nthreads + 1) / 2;
   return 0;
 }

@@ -60,9 +60,9 @@ typedef struct uv__io_s {
 
 /* How a loop judges spinning before it sleeps (src/async.c). */
 struct uv__spin {
-  uint64_t wait_start;    /* uv__hrtime_ns() when the timed wait began */
-  uint64_t hold_until;    /* when the current decision is judged again */
-  uint64_t round_start;   /* when the current sampling round began */
+  uint64_t hold_until;    /* loop time (ms) to judge the decision again */
+  uint64_t round_start;   /* uv__hrtime_ns() when the sampling round began */
+  uint64_t block_start;   /* ... when the measured part of a block began */
   uint64_t ns[2];         /* measured part of a block, without / with spin */
   uint64_t events;        /* callbacks the spin could have waited for */
   uint64_t events_mark;   /* `events` when the measured part began */
@@ -70,11 +70,11 @@ struct uv__spin {
   uint32_t budget_us;     /* NODELOOP_SPIN_US; 0: never spin */
   uint32_t waits;         /* waits in the current sampling block */
   uint32_t hold_factor;   /* hold = this many times the sampling time */
+  int timed;              /* the current wait counts for the sampling */
   int block;              /* 0 holding, 1 or 2: sampling block */
   int spin;               /* spin before the next wait */
   int chosen;             /* the last decision */
   int first;              /* the kind the next round samples first */
-  int pad_;
 };
 
 typedef struct uv_buf_t {

@@ -210,8 +210,8 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   if (timeout == 0 && loop->nfds == 1 &&
       uv__queue_empty(&loop->watcher_queue) &&
       loop->async_io_watcher.armed != 0) {
-    uv__async_wait_end(loop);
     uv__update_time(loop);
+    uv__async_wait_end(loop);
     return;
   }
 
@@ -222,10 +222,10 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
     n = wait_events(loop, events, timeout);
     if (timeout != 0)
       uv__async_sleep_end(loop);
-    if (n != -1)
-      uv__async_wait_end(loop);
     /* The callbacks below see the time at which the wait returned. */
     uv__update_time(loop);
+    if (n != -1)
+      uv__async_wait_end(loop);
     if (n == -1) {
       if (errno != EINTR)
         abort();   /* EBADF/EFAULT/EINVAL: the loop's state is corrupt */
