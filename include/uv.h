@@ -383,6 +383,12 @@ union uv__handle_scratch {
   struct {
     void* next;                     /* link in the cross-thread stack */
   } async;
+  struct {
+    unsigned int keepalive_delay;   /* applied when the socket appears */
+  } tcp;
+  struct {
+    int mode_set;                   /* this handle changed the mode */
+  } tty;
   void* reserved[5];
 };
 

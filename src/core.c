@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 #include "dispatch.h"
+#include "stream.h"
 
 /* Callbacks deferred by the poll phase (completed writes, for instance)
  * run right after it, a bounded number of rounds so that callbacks that
@@ -80,6 +81,8 @@ static void finish_close(uv_handle_t* h) {
   h->flags |= UV__HANDLE_CLOSED;
   h->flags &= ~UV__HANDLE_CLOSE_PENDING;
   uv__queue_remove(&h->handle_queue);
+  if (h->type == UV_TCP || h->type == UV_NAMED_PIPE || h->type == UV_TTY)
+    uv__stream_destroy((uv_stream_t*) h);
   if (h->close_cb != NULL)
     uv__dispatch_close(h);
 }

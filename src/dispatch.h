@@ -123,6 +123,53 @@ static inline void uv__dispatch_random(uv_random_t* req, int status,
   nl__cb_leave(loop, req);
 }
 
+/* Streams. A read callback may close the stream or stop reading; the
+ * caller checks the stream's state again after each. */
+static inline void uv__dispatch_alloc(uv_stream_t* s, size_t suggested,
+                                      uv_buf_t* buf) {
+  uv_loop_t* loop = s->loop;
+  nl__cb_enter(loop, s);
+  s->alloc_cb((uv_handle_t*) s, suggested, buf);
+  nl__cb_leave(loop, s);
+}
+
+static inline void uv__dispatch_read(uv_stream_t* s, ssize_t nread,
+                                     const uv_buf_t* buf) {
+  uv_loop_t* loop = s->loop;
+  nl__cb_enter(loop, s);
+  s->read_cb(s, nread, buf);
+  nl__cb_leave(loop, s);
+}
+
+static inline void uv__dispatch_connection(uv_stream_t* s, int status) {
+  uv_loop_t* loop = s->loop;
+  nl__cb_enter(loop, s);
+  s->connection_cb(s, status);
+  nl__cb_leave(loop, s);
+}
+
+/* Stream requests: the callback may free the request. */
+static inline void uv__dispatch_write(uv_write_t* req, int status) {
+  uv_loop_t* loop = req->handle->loop;
+  nl__cb_enter(loop, req);
+  req->cb(req, status);
+  nl__cb_leave(loop, req);
+}
+
+static inline void uv__dispatch_connect(uv_connect_t* req, int status) {
+  uv_loop_t* loop = req->handle->loop;
+  nl__cb_enter(loop, req);
+  req->cb(req, status);
+  nl__cb_leave(loop, req);
+}
+
+static inline void uv__dispatch_shutdown(uv_shutdown_t* req, int status) {
+  uv_loop_t* loop = req->handle->loop;
+  nl__cb_enter(loop, req);
+  req->cb(req, status);
+  nl__cb_leave(loop, req);
+}
+
 static inline void uv__dispatch_close(uv_handle_t* h) {
   uv_loop_t* loop = h->loop;
   nl__cb_enter(loop, h);

@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 #include "signals.h"
+#include "stream.h"
 
 #include <string.h>
 
@@ -45,6 +46,15 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
       /* Becomes close-pending by itself, once no message about it can
        * arrive any more (see signal.c). */
       uv__signal_close((uv_signal_t*) handle);
+      return;
+    case UV_TCP:
+    case UV_NAMED_PIPE:
+      /* The stream's queued requests are cancelled by the close phase,
+       * just before the close callback (uv__stream_destroy). */
+      uv__stream_close((uv_stream_t*) handle);
+      return;
+    case UV_TTY:
+      uv__tty_close((uv_tty_t*) handle);
       return;
     default:
       /* Not a handle this library created: leave it alone. */
@@ -122,14 +132,68 @@ void uv_loop_set_data(uv_loop_t* loop, void* data) {
     loop->data = data;
 }
 
+/* The descriptor of a handle that has one, else -1. */
+static int handle_fd(const uv_handle_t* h) {
+  switch (h->type) {
+    case UV_TCP:
+    case UV_NAMED_PIPE:
+    case UV_TTY:
+      return ((const uv_stream_t*) h)->io_watcher.fd;
+    default:
+      return -1;
+  }
+}
+
 int uv_fileno(const uv_handle_t* handle, uv_os_fd_t* fd) {
+  int f;
+
   if (handle == NULL || fd == NULL)
     return UV_EINVAL;
-  if (uv__is_closing(handle))
+  switch (handle->type) {
+    case UV_TCP:
+    case UV_NAMED_PIPE:
+    case UV_TTY:
+      break;
+    default:
+      /* Timers, idle, prepare, check, async and signals have none. */
+      return UV_EINVAL;
+  }
+  f = handle_fd(handle);
+  if (uv__is_closing(handle) || f < 0)
     return UV_EBADF;
-  /* Handle types with a descriptor add themselves here as they arrive;
-   * timers, idle, prepare, check and async have none. */
-  return UV_EINVAL;
+  *fd = f;
+  return 0;
+}
+
+/* *value 0 reads the size, anything else sets it (Linux then reports
+ * twice the value set, its bookkeeping overhead included). */
+static int buffer_size(uv_handle_t* handle, int* value, int opt) {
+  socklen_t len = sizeof(*value);
+  int fd;
+
+  if (handle == NULL || value == NULL)
+    return UV_EINVAL;
+  if (handle->type != UV_TCP && handle->type != UV_NAMED_PIPE &&
+      handle->type != UV_UDP)
+    return UV_ENOTSUP;
+  fd = handle_fd(handle);
+  if (fd < 0 || uv__is_closing(handle))
+    return UV_EBADF;
+  if (*value == 0) {
+    if (getsockopt(fd, SOL_SOCKET, opt, value, &len) != 0)
+      return uv__neg_errno();
+  } else if (setsockopt(fd, SOL_SOCKET, opt, value, len) != 0) {
+    return uv__neg_errno();
+  }
+  return 0;
+}
+
+int uv_send_buffer_size(uv_handle_t* handle, int* value) {
+  return buffer_size(handle, value, SO_SNDBUF);
+}
+
+int uv_recv_buffer_size(uv_handle_t* handle, int* value) {
+  return buffer_size(handle, value, SO_RCVBUF);
 }
 
 /* The walk runs over a private copy of the handle list, so callbacks may

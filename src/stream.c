@@ -1,0 +1,945 @@
+/* Streams: what TCP sockets, pipes and TTYs share. Reading what is ready,
+ * a FIFO write queue that tries each write at once and finishes partial
+ * writes when the descriptor becomes writable, shutdown after the queued
+ * writes, listening and accepting, and passing descriptors over IPC pipes.
+ *
+ * Callbacks run from the stream's watcher, in the poll phase (events) or
+ * in the pending phase (work a call such as uv_write() finished at once:
+ * libuv never runs a request's callback from inside the call that made it).
+ */
+#include "internal.h"
+#include "dispatch.h"
+#include "stream.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Reads per readiness event: enough to drain a busy socket, few enough
+ * that one connection cannot hold the loop. */
+#define UV__READS_PER_EVENT 32
+#define UV__READ_SUGGESTED 65536
+/* Descriptors one recvmsg() can carry on an IPC pipe. */
+#define UV__IPC_MAX_FDS 64
+
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec), "uv_buf_t is iovec");
+_Static_assert(offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base),
+               "uv_buf_t is iovec");
+_Static_assert(offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len),
+               "uv_buf_t is iovec");
+
+/* Descriptors received on an IPC pipe beyond the first (accepted_fd). */
+struct uv__fd_queue {
+  unsigned int head;
+  unsigned int count;
+  unsigned int size;
+  int fds[];
+};
+
+static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events);
+
+static int is_stream_type(uv_handle_type type) {
+  return type == UV_TCP || type == UV_NAMED_PIPE || type == UV_TTY;
+}
+
+static int is_ipc(const uv_stream_t* s) {
+  return s->type == UV_NAMED_PIPE && ((const uv_pipe_t*) s)->ipc;
+}
+
+int uv__nonblock(int fd, int set) {
+  int on = set != 0;
+  if (ioctl(fd, FIONBIO, &on) != 0)
+    return uv__neg_errno();
+  return 0;
+}
+
+int uv__socket(int domain, int type, int protocol) {
+  int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd == -1)
+    return uv__neg_errno();
+  return fd;
+}
+
+int uv__fd_in_use(const uv_loop_t* loop, int fd) {
+  return fd >= 0 && (unsigned int) fd < loop->nwatchers &&
+         loop->watchers[fd] != NULL;
+}
+
+void uv__stream_init(uv_loop_t* loop, uv_stream_t* s, uv_handle_type type) {
+  uv__handle_init(loop, (uv_handle_t*) s, type);
+  s->write_queue_size = 0;
+  s->alloc_cb = NULL;
+  s->read_cb = NULL;
+  s->connect_req = NULL;
+  s->shutdown_req = NULL;
+  uv__io_init(&s->io_watcher, stream_io, -1);
+  uv__queue_init(&s->write_queue);
+  uv__queue_init(&s->write_completed_queue);
+  s->connection_cb = NULL;
+  s->delayed_error = 0;
+  s->accepted_fd = -1;
+  s->queued_fds = NULL;
+}
+
+int uv__stream_open(uv_stream_t* s, int fd, unsigned int flags) {
+  if (s->io_watcher.fd != -1 && s->io_watcher.fd != fd)
+    return UV_EBUSY;
+  if (uv__fd_in_use(s->loop, fd))
+    return UV_EEXIST;
+  s->io_watcher.fd = fd;
+  s->flags |= flags;
+  if (s->type == UV_TCP)
+    return uv__tcp_apply_options((uv_tcp_t*) s, fd);
+  return 0;
+}
+
+/* A stream counts as active while it reads, listens, connects or has
+ * writes waiting for the descriptor, as in libuv. */
+static void update_active(uv_stream_t* s) {
+  if ((s->flags & (UV__STREAM_READING | UV__STREAM_LISTENING)) ||
+      (s->io_watcher.wanted & UV__POLLOUT) || s->connect_req != NULL)
+    uv__handle_start((uv_handle_t*) s);
+  else
+    uv__handle_stop((uv_handle_t*) s);
+}
+
+static int watch(uv_stream_t* s, unsigned int events) {
+  int err = uv__io_start(s->loop, &s->io_watcher, events);
+  update_active(s);
+  return err;
+}
+
+static void unwatch(uv_stream_t* s, unsigned int events) {
+  uv__io_stop(s->loop, &s->io_watcher, events);
+  update_active(s);
+}
+
+/* ---------------------------------------------------------------------
+ * Writing.
+ */
+
+/* Bytes of the request not yet written. */
+static size_t req_remaining(const uv_write_t* req) {
+  size_t n = 0;
+  unsigned int i;
+  for (i = req->write_index; i < req->nbufs; i++)
+    n += req->bufs[i].len;
+  return n;
+}
+
+/* writev() that turns the SIGPIPE of a vanished reader into a plain EPIPE
+ * for descriptors that are not sockets (sockets use MSG_NOSIGNAL). The
+ * signal is thread-directed, so blocking it here and taking it back
+ * leaves the rest of the program undisturbed. */
+static ssize_t writev_nosigpipe(int fd, const struct iovec* iov, int n) {
+  static const struct timespec zero;
+  sigset_t pipe_set;
+  sigset_t old;
+  ssize_t r;
+  int err;
+
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  r = writev(fd, iov, n);
+  err = errno;
+  if (r == -1 && err == EPIPE && !sigismember(&old, SIGPIPE))
+    while (sigtimedwait(&pipe_set, NULL, &zero) == -1 && errno == EINTR) {
+    }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return r;
+}
+
+/* One write attempt of up to IOV_MAX buffers, passing send_handle's
+ * descriptor along when there is one. Returns bytes or -errno. */
+static ssize_t write_bufs(uv_stream_t* s, const uv_buf_t* bufs,
+                          unsigned int nbufs, uv_stream_t* send_handle) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr msg;
+  struct cmsghdr* cmsg;
+  int fd = s->io_watcher.fd;
+  int n = nbufs > IOV_MAX ? IOV_MAX : (int) nbufs;
+  ssize_t r;
+
+  do {
+    if (send_handle != NULL || (s->flags & UV__STREAM_SOCKET)) {
+      memset(&msg, 0, sizeof(msg));
+      msg.msg_iov = (struct iovec*) bufs;
+      msg.msg_iovlen = (size_t) n;
+      if (send_handle != NULL) {
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &send_handle->io_watcher.fd, sizeof(int));
+      }
+      r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    } else if (s->type == UV_TTY) {
+      r = writev(fd, (const struct iovec*) bufs, n);
+    } else {
+      r = writev_nosigpipe(fd, (const struct iovec*) bufs, n);
+    }
+  } while (r == -1 && errno == EINTR);
+  if (r == -1)
+    return errno == EWOULDBLOCK ? UV_EAGAIN : uv__neg_errno();
+  return r;
+}
+
+/* Consumes n written bytes from the request's buffers. */
+static void req_advance(uv_write_t* req, size_t n) {
+  uv_buf_t* b;
+
+  while (req->write_index < req->nbufs) {
+    b = &req->bufs[req->write_index];
+    if (n < b->len) {
+      b->base += n;
+      b->len -= n;
+      return;
+    }
+    n -= b->len;
+    req->write_index++;
+  }
+}
+
+/* Writes as much of the request as the descriptor takes. 0 when all of it
+ * went, UV_EAGAIN when the rest must wait, or an error. */
+static int write_req(uv_stream_t* s, uv_write_t* req) {
+  size_t want;
+  ssize_t r;
+  unsigned int i;
+  unsigned int n;
+
+  for (;;) {
+    /* Skip empty buffers so a request of empty buffers needs no call. */
+    while (req->write_index < req->nbufs &&
+           req->bufs[req->write_index].len == 0)
+      req->write_index++;
+    if (req->write_index == req->nbufs && req->send_handle == NULL)
+      return 0;
+    n = req->nbufs - req->write_index;
+    if (n > IOV_MAX)
+      n = IOV_MAX;
+    want = 0;
+    for (i = 0; i < n; i++)
+      want += req->bufs[req->write_index + i].len;
+    r = write_bufs(s, req->bufs + req->write_index, n, req->send_handle);
+    if (r < 0)
+      return (int) r;
+    /* The descriptor went with the first bytes. */
+    req->send_handle = NULL;
+    req_advance(req, (size_t) r);
+    s->write_queue_size -= (size_t) r;
+    if (req->write_index == req->nbufs)
+      return 0;
+    /* A short write means the socket buffer is full: wait for POLLOUT
+     * rather than make a call that would fail with EAGAIN. A blocking
+     * descriptor is written until done. */
+    if ((size_t) r < want && !(s->flags & UV__STREAM_BLOCKING))
+      return UV_EAGAIN;
+  }
+}
+
+static void finish_req(uv_stream_t* s, uv_write_t* req, int err) {
+  uv__queue_remove(&req->queue);
+  s->write_queue_size -= req_remaining(req);
+  req->write_index = req->nbufs;
+  req->error = err;
+  uv__queue_insert_tail(&s->write_completed_queue, &req->queue);
+}
+
+/* Writes queued requests in order until the descriptor is full. Finished
+ * ones move to the completed queue; their callbacks run later. */
+static void write_queued(uv_stream_t* s) {
+  struct uv__queue* q;
+  uv_write_t* req;
+  int err;
+
+  while (!uv__queue_empty(&s->write_queue) && s->io_watcher.fd != -1) {
+    q = uv__queue_head(&s->write_queue);
+    req = uv__container_of(q, uv_write_t, queue);
+    err = write_req(s, req);
+    if (err == UV_EAGAIN) {
+      if (!(s->io_watcher.wanted & UV__POLLOUT))
+        watch(s, UV__POLLOUT);
+      return;
+    }
+    finish_req(s, req, err);
+  }
+  if (s->io_watcher.wanted & UV__POLLOUT)
+    unwatch(s, UV__POLLOUT);
+}
+
+static void run_write_callbacks(uv_stream_t* s) {
+  struct uv__queue done;
+  struct uv__queue* q;
+  uv_write_t* req;
+
+  if (uv__queue_empty(&s->write_completed_queue))
+    return;
+  /* All of these get their callback even if one of them closes the
+   * stream; later completions wait for the next round. */
+  uv__queue_move(&s->write_completed_queue, &done);
+  while (!uv__queue_empty(&done)) {
+    q = uv__queue_head(&done);
+    uv__queue_remove(q);
+    req = uv__container_of(q, uv_write_t, queue);
+    if (req->bufs != req->bufsml)
+      uv__free(req->bufs);
+    req->bufs = NULL;
+    uv__req_unregister(s->loop, req);
+    if (req->cb != NULL)
+      uv__dispatch_write(req, req->error);
+  }
+}
+
+/* The shutdown waits for every queued write; its callback follows theirs. */
+static void maybe_shutdown(uv_stream_t* s) {
+  uv_shutdown_t* req = s->shutdown_req;
+  int err = 0;
+
+  if (req == NULL || !uv__queue_empty(&s->write_queue) ||
+      s->connect_req != NULL || s->io_watcher.fd == -1)
+    return;
+  s->shutdown_req = NULL;
+  s->flags &= ~UV__STREAM_SHUTTING;
+  if (shutdown(s->io_watcher.fd, SHUT_WR) != 0)
+    err = uv__neg_errno();
+  else
+    s->flags |= UV__STREAM_SHUT;
+  uv__req_unregister(s->loop, req);
+  if (req->cb != NULL)
+    uv__dispatch_shutdown(req, err);
+}
+
+int uv_write2(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
+              unsigned int nbufs, uv_stream_t* send_handle, uv_write_cb cb) {
+  size_t total = 0;
+  int was_empty;
+  unsigned int i;
+
+  if (req == NULL || s == NULL || (bufs == NULL && nbufs > 0) ||
+      !is_stream_type(s->type))
+    return UV_EINVAL;
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
+  if (s->io_watcher.fd < 0)
+    return UV_EBADF;
+  if (!(s->flags & UV__STREAM_WRITABLE))
+    return UV_EPIPE;
+  if (send_handle != NULL) {
+    if (!is_ipc(s) || !is_stream_type(send_handle->type))
+      return UV_EINVAL;
+    if (send_handle->io_watcher.fd < 0)
+      return UV_EBADF;
+  }
+
+  uv__req_init(s->loop, (uv_req_t*) req, UV_WRITE);
+  req->cb = cb;
+  req->handle = s;
+  req->send_handle = send_handle;
+  req->error = 0;
+  req->write_index = 0;
+  req->nbufs = nbufs;
+  req->bufs = req->bufsml;
+  if (nbufs > UV__ARRAY_SIZE(req->bufsml)) {
+    req->bufs = uv__malloc(nbufs * sizeof(bufs[0]));
+    if (req->bufs == NULL)
+      return UV_ENOMEM;
+  }
+  if (nbufs > 0)
+    memcpy(req->bufs, bufs, nbufs * sizeof(bufs[0]));
+  for (i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+
+  was_empty = uv__queue_empty(&s->write_queue);
+  uv__req_register(s->loop, req);
+  uv__queue_insert_tail(&s->write_queue, &req->queue);
+  s->write_queue_size += total;
+
+  /* An empty queue means nothing is ahead of this request: try it now.
+   * Otherwise the writable event (or the connection) will get to it. */
+  if (was_empty && s->connect_req == NULL) {
+    write_queued(s);
+    if (!uv__queue_empty(&s->write_completed_queue))
+      uv__io_feed(s->loop, &s->io_watcher);
+  }
+  return 0;
+}
+
+int uv_write(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
+             unsigned int nbufs, uv_write_cb cb) {
+  return uv_write2(req, s, bufs, nbufs, NULL, cb);
+}
+
+int uv_try_write2(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs,
+                  uv_stream_t* send_handle) {
+  ssize_t r;
+
+  if (s == NULL || (bufs == NULL && nbufs > 0) || !is_stream_type(s->type))
+    return UV_EINVAL;
+  /* Bytes must not overtake the queue or a connection in progress. */
+  if (s->connect_req != NULL || !uv__queue_empty(&s->write_queue))
+    return UV_EAGAIN;
+  if (s->io_watcher.fd < 0)
+    return UV_EBADF;
+  if (!(s->flags & UV__STREAM_WRITABLE))
+    return UV_EPIPE;
+  if (send_handle != NULL) {
+    if (!is_ipc(s) || !is_stream_type(send_handle->type))
+      return UV_EINVAL;
+    if (send_handle->io_watcher.fd < 0)
+      return UV_EBADF;
+  }
+  while (nbufs > 0 && bufs[0].len == 0 && send_handle == NULL) {
+    bufs++;
+    nbufs--;
+  }
+  if (nbufs == 0 && send_handle == NULL)
+    return 0;
+  r = write_bufs(s, bufs, nbufs, send_handle);
+  if (r < 0)
+    return (int) r;
+  return r > INT_MAX ? INT_MAX : (int) r;
+}
+
+int uv_try_write(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs) {
+  return uv_try_write2(s, bufs, nbufs, NULL);
+}
+
+int uv_shutdown(uv_shutdown_t* req, uv_stream_t* s, uv_shutdown_cb cb) {
+  if (req == NULL || s == NULL || !is_stream_type(s->type))
+    return UV_EINVAL;
+  if (uv__req_in_flight(req))
+    return UV_EBUSY;
+  if (s->io_watcher.fd < 0 || !(s->flags & UV__STREAM_WRITABLE) ||
+      (s->flags & (UV__STREAM_SHUT | UV__STREAM_SHUTTING)) ||
+      uv__is_closing((uv_handle_t*) s))
+    return UV_ENOTCONN;
+
+  uv__req_init(s->loop, (uv_req_t*) req, UV_SHUTDOWN);
+  req->handle = s;
+  req->cb = cb;
+  uv__req_register(s->loop, req);
+  s->shutdown_req = req;
+  s->flags |= UV__STREAM_SHUTTING;
+  s->flags &= ~UV__STREAM_WRITABLE;
+  /* Done, at the earliest, in the next pending phase. */
+  if (uv__queue_empty(&s->write_queue))
+    uv__io_feed(s->loop, &s->io_watcher);
+  return 0;
+}
+
+size_t uv_stream_get_write_queue_size(const uv_stream_t* s) {
+  return s != NULL ? s->write_queue_size : 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Reading.
+ */
+
+static int queue_fd(uv_stream_t* s, int fd) {
+  struct uv__fd_queue* q = s->queued_fds;
+  struct uv__fd_queue* bigger;
+  unsigned int size;
+  unsigned int i;
+
+  if (s->accepted_fd == -1) {
+    s->accepted_fd = fd;
+    return 0;
+  }
+  if (q == NULL || q->count == q->size) {
+    size = q == NULL ? 8 : q->size * 2;
+    bigger = uv__malloc(sizeof(*bigger) + size * sizeof(int));
+    if (bigger == NULL)
+      return UV_ENOMEM;
+    bigger->head = 0;
+    bigger->count = 0;
+    bigger->size = size;
+    for (i = 0; q != NULL && i < q->count; i++)
+      bigger->fds[bigger->count++] = q->fds[(q->head + i) % q->size];
+    uv__free(q);
+    s->queued_fds = q = bigger;
+  }
+  q->fds[(q->head + q->count) % q->size] = fd;
+  q->count++;
+  return 0;
+}
+
+/* The next received descriptor moves up to accepted_fd. */
+static void next_fd(uv_stream_t* s) {
+  struct uv__fd_queue* q = s->queued_fds;
+
+  s->accepted_fd = -1;
+  if (q == NULL || q->count == 0)
+    return;
+  s->accepted_fd = q->fds[q->head];
+  q->head = (q->head + 1) % q->size;
+  q->count--;
+}
+
+int uv__stream_pending_count(const uv_stream_t* s) {
+  const struct uv__fd_queue* q = s->queued_fds;
+
+  if (s->accepted_fd == -1)
+    return 0;
+  return 1 + (q != NULL ? (int) q->count : 0);
+}
+
+static void close_queued_fds(uv_stream_t* s) {
+  while (s->accepted_fd != -1) {
+    uv__close(s->accepted_fd);
+    next_fd(s);
+  }
+  uv__free(s->queued_fds);
+  s->queued_fds = NULL;
+}
+
+/* recvmsg() on an IPC pipe: the bytes go to buf, the descriptors that
+ * came with them to the stream's pending queue. */
+static ssize_t read_ipc(uv_stream_t* s, uv_buf_t* buf) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * UV__IPC_MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr msg;
+  struct cmsghdr* cmsg;
+  struct iovec iov;
+  ssize_t n;
+  size_t i;
+  size_t nfds;
+  int fd;
+  int err = 0;
+
+  iov.iov_base = buf->base;
+  iov.iov_len = buf->len;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl.buf;
+  msg.msg_controllen = sizeof(ctl.buf);
+  do
+    n = recvmsg(s->io_watcher.fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n == -1 && errno == EINTR);
+  if (n == -1)
+    return -errno;
+  for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+       cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+      continue;
+    nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (i = 0; i < nfds; i++) {
+      memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+      if (err == 0)
+        err = queue_fd(s, fd);
+      if (err != 0)
+        uv__close(fd);   /* no memory to keep it: it is lost, say so */
+    }
+  }
+  if (err != 0)
+    return err;
+  return n;
+}
+
+static void read_failed(uv_stream_t* s, int err, const uv_buf_t* buf) {
+  s->flags &= ~(UV__STREAM_READING | UV__STREAM_READABLE |
+                UV__STREAM_WRITABLE);
+  unwatch(s, UV__POLLIN);
+  uv__dispatch_read(s, err, buf);
+}
+
+static void read_ready(uv_stream_t* s) {
+  int count = UV__READS_PER_EVENT;
+  uv_buf_t buf;
+  ssize_t n;
+
+  while ((s->flags & UV__STREAM_READING) && s->io_watcher.fd != -1 &&
+         count-- > 0) {
+    buf = uv_buf_init(NULL, 0);
+    uv__dispatch_alloc(s, UV__READ_SUGGESTED, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      uv__dispatch_read(s, UV_ENOBUFS, &buf);
+      return;
+    }
+    if (!(s->flags & UV__STREAM_READING) || s->io_watcher.fd == -1) {
+      /* Stopped or closed by the alloc callback: hand the buffer back. */
+      uv__dispatch_read(s, 0, &buf);
+      return;
+    }
+    if (is_ipc(s)) {
+      n = read_ipc(s, &buf);
+    } else {
+      do
+        n = read(s->io_watcher.fd, buf.base, buf.len);
+      while (n == -1 && errno == EINTR);
+      if (n == -1)
+        n = -errno;
+    }
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {
+      uv__dispatch_read(s, 0, &buf);   /* lets the caller free buf */
+      return;
+    }
+    if (n < 0) {
+      read_failed(s, (int) n, &buf);
+      return;
+    }
+    if (n == 0) {
+      s->flags |= UV__STREAM_EOF;
+      s->flags &= ~UV__STREAM_READING;
+      unwatch(s, UV__POLLIN);
+      uv__dispatch_read(s, UV_EOF, &buf);
+      return;
+    }
+    uv__dispatch_read(s, n, &buf);
+    /* Drained, or a blocking descriptor that must not be read again
+     * before the next event says there is more. */
+    if ((size_t) n < buf.len || (s->flags & UV__STREAM_BLOCKING))
+      return;
+  }
+}
+
+int uv_read_start(uv_stream_t* s, uv_alloc_cb alloc_cb, uv_read_cb read_cb) {
+  int err;
+
+  if (s == NULL || alloc_cb == NULL || read_cb == NULL ||
+      !is_stream_type(s->type) || uv__is_closing((uv_handle_t*) s))
+    return UV_EINVAL;
+  if (s->io_watcher.fd < 0 || !(s->flags & UV__STREAM_READABLE))
+    return UV_ENOTCONN;
+  if (s->flags & UV__STREAM_READING)
+    return UV_EALREADY;
+  s->alloc_cb = alloc_cb;
+  s->read_cb = read_cb;
+  err = uv__io_start(s->loop, &s->io_watcher, UV__POLLIN);
+  if (err != 0)
+    return err;
+  s->flags |= UV__STREAM_READING;
+  update_active(s);
+  return 0;
+}
+
+int uv_read_stop(uv_stream_t* s) {
+  if (s == NULL || !is_stream_type(s->type))
+    return UV_EINVAL;
+  if (!(s->flags & UV__STREAM_READING))
+    return 0;
+  s->flags &= ~UV__STREAM_READING;
+  unwatch(s, UV__POLLIN);
+  return 0;
+}
+
+int uv_is_readable(const uv_stream_t* s) {
+  return s != NULL && (s->flags & UV__STREAM_READABLE) != 0;
+}
+
+int uv_is_writable(const uv_stream_t* s) {
+  return s != NULL && (s->flags & UV__STREAM_WRITABLE) != 0;
+}
+
+int uv_stream_set_blocking(uv_stream_t* s, int blocking) {
+  int err;
+
+  if (s == NULL || !is_stream_type(s->type))
+    return UV_EINVAL;
+  if (s->io_watcher.fd < 0)
+    return UV_EBADF;
+  err = uv__nonblock(s->io_watcher.fd, !blocking);
+  if (err != 0)
+    return err;
+  if (blocking)
+    s->flags |= UV__STREAM_BLOCKING;
+  else
+    s->flags &= ~UV__STREAM_BLOCKING;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Connecting.
+ */
+
+void uv__stream_connect_begin(uv_stream_t* s, uv_connect_t* req,
+                              uv_connect_cb cb, int err) {
+  uv__req_init(s->loop, (uv_req_t*) req, UV_CONNECT);
+  req->cb = cb;
+  req->handle = s;
+  uv__queue_init(&req->queue);
+  uv__req_register(s->loop, req);
+  s->connect_req = req;
+  s->delayed_error = err;
+  if (err != 0 || s->io_watcher.fd == -1)
+    uv__io_feed(s->loop, &s->io_watcher);
+  else if (watch(s, UV__POLLOUT) != 0)
+    uv__io_feed(s->loop, &s->io_watcher);
+  update_active(s);
+}
+
+static void connect_done(uv_stream_t* s) {
+  uv_connect_t* req = s->connect_req;
+  socklen_t len;
+  int err = s->delayed_error;
+
+  if (err == 0 && s->io_watcher.fd != -1) {
+    len = sizeof(err);
+    if (getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+      err = errno;
+    if (err == EINPROGRESS)
+      return;   /* not yet */
+    err = -err;
+  }
+  s->delayed_error = 0;
+  s->connect_req = NULL;
+  if (err != 0 || uv__queue_empty(&s->write_queue))
+    uv__io_stop(s->loop, &s->io_watcher, UV__POLLOUT);
+  update_active(s);
+  uv__req_unregister(s->loop, req);
+  if (req->cb != NULL)
+    uv__dispatch_connect(req, err);
+  if (s->io_watcher.fd == -1)
+    return;
+  if (err != 0) {
+    while (!uv__queue_empty(&s->write_queue))
+      finish_req(s, uv__container_of(uv__queue_head(&s->write_queue),
+                                     uv_write_t, queue), UV_ECANCELED);
+  } else {
+    write_queued(s);
+  }
+  run_write_callbacks(s);
+  maybe_shutdown(s);
+}
+
+/* ---------------------------------------------------------------------
+ * The watcher of a connected stream.
+ */
+static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
+  uv_stream_t* s = uv__container_of(w, uv_stream_t, io_watcher);
+
+  (void) loop;
+  if (s->connect_req != NULL) {
+    connect_done(s);
+    return;
+  }
+  if (events & (UV__POLLIN | UV__POLLERR | UV__POLLHUP))
+    read_ready(s);
+  if (s->io_watcher.fd == -1)
+    return;
+  if (events & (UV__POLLOUT | UV__POLLERR | UV__POLLHUP)) {
+    write_queued(s);
+    run_write_callbacks(s);
+    maybe_shutdown(s);
+  }
+}
+
+/* ---------------------------------------------------------------------
+ * Listening and accepting.
+ */
+
+/* When accept() fails for want of descriptors, the pending connections
+ * are accepted with a descriptor kept in reserve and closed at once: the
+ * clients see a reset instead of the server spinning on a listen socket
+ * that stays readable. One reserve serves the whole process. */
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static int reserve_fd = -1;
+
+static void reserve_init(void) {
+  pthread_mutex_lock(&reserve_lock);
+  if (reserve_fd == -1)
+    reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+  pthread_mutex_unlock(&reserve_lock);
+}
+
+static int shed_connections(int listen_fd) {
+  int err = UV_EMFILE;
+  int fd;
+
+  pthread_mutex_lock(&reserve_lock);
+  if (reserve_fd != -1) {
+    uv__close(reserve_fd);
+    reserve_fd = -1;
+    for (;;) {
+      fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd != -1) {
+        uv__close(fd);
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      err = errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN
+                                                     : uv__neg_errno();
+      break;
+    }
+    reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+  }
+  pthread_mutex_unlock(&reserve_lock);
+  return err;
+}
+
+static void server_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
+  uv_stream_t* s = uv__container_of(w, uv_stream_t, io_watcher);
+  int err;
+  int fd;
+
+  (void) loop;
+  (void) events;
+  while ((s->flags & UV__STREAM_LISTENING) && s->io_watcher.fd != -1) {
+    if (s->accepted_fd != -1) {
+      /* The last connection was not taken: wait for uv_accept(). */
+      s->flags |= UV__STREAM_ACCEPT_PAUSED;
+      uv__io_stop(s->loop, &s->io_watcher, UV__POLLIN);
+      return;
+    }
+    fd = accept4(s->io_watcher.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd == -1) {
+      err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK)
+        return;
+      if (err == EINTR || err == ECONNABORTED)
+        continue;
+      err = -err;
+      if (err == UV_EMFILE || err == UV_ENFILE) {
+        if (shed_connections(s->io_watcher.fd) == UV_EAGAIN)
+          return;
+      }
+      if (s->connection_cb != NULL)
+        uv__dispatch_connection(s, err);
+      return;   /* the next event tries again */
+    }
+    s->accepted_fd = fd;
+    if (s->connection_cb != NULL)
+      uv__dispatch_connection(s, 0);
+  }
+}
+
+int uv__stream_listen(uv_stream_t* s, int backlog, uv_connection_cb cb) {
+  int err;
+
+  if (listen(s->io_watcher.fd, backlog) != 0)
+    return uv__neg_errno();
+  reserve_init();
+  s->connection_cb = cb;
+  s->io_watcher.cb = server_io;
+  s->flags |= UV__STREAM_LISTENING;
+  err = watch(s, UV__POLLIN);
+  if (err != 0)
+    s->flags &= ~UV__STREAM_LISTENING;
+  update_active(s);
+  return err;
+}
+
+int uv_listen(uv_stream_t* s, int backlog, uv_connection_cb cb) {
+  /* A NULL callback is allowed (libuv's tests listen without one); the
+   * connections then wait in the backlog. */
+  if (s == NULL || uv__is_closing((uv_handle_t*) s))
+    return UV_EINVAL;
+  switch (s->type) {
+    case UV_TCP:
+      return uv__tcp_listen((uv_tcp_t*) s, backlog, cb);
+    case UV_NAMED_PIPE:
+      return uv__pipe_listen((uv_pipe_t*) s, backlog, cb);
+    default:
+      return UV_EINVAL;
+  }
+}
+
+int uv_accept(uv_stream_t* server, uv_stream_t* client) {
+  unsigned int flags = UV__STREAM_READABLE | UV__STREAM_WRITABLE;
+  struct stat st;
+  int fd;
+  int err;
+
+  if (server == NULL || client == NULL || !is_stream_type(server->type))
+    return UV_EINVAL;
+  fd = server->accepted_fd;
+  if (fd == -1)
+    return UV_EAGAIN;
+  if (uv__is_closing((uv_handle_t*) client))
+    return UV_EINVAL;
+
+  switch (client->type) {
+    case UV_TCP:
+    case UV_NAMED_PIPE:
+      if (is_ipc(server)) {
+        /* A received descriptor: it may be a pipe rather than a socket,
+         * and it comes in the sender's blocking mode. */
+        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+          flags |= UV__STREAM_SOCKET;
+        uv__nonblock(fd, 1);
+      } else {
+        flags |= UV__STREAM_SOCKET;
+      }
+      err = uv__stream_open(client, fd, flags);
+      break;
+    default:
+      err = UV_EINVAL;
+      break;
+  }
+  if (err != 0) {
+    /* As in libuv the connection is dropped: keeping it would make every
+     * later accept fail the same way. */
+    uv__close(fd);
+  }
+  next_fd(server);
+  if ((server->flags & UV__STREAM_ACCEPT_PAUSED) && server->accepted_fd == -1) {
+    server->flags &= ~UV__STREAM_ACCEPT_PAUSED;
+    watch(server, UV__POLLIN);
+  }
+  return err;
+}
+
+/* ---------------------------------------------------------------------
+ * Closing.
+ */
+void uv__stream_close(uv_stream_t* s) {
+  int fd = s->io_watcher.fd;
+
+  uv__io_close(s->loop, &s->io_watcher);
+  s->flags &= ~(UV__STREAM_READING | UV__STREAM_READABLE |
+                UV__STREAM_WRITABLE | UV__STREAM_LISTENING |
+                UV__STREAM_ACCEPT_PAUSED);
+  uv__handle_stop((uv_handle_t*) s);
+  if (fd != -1) {
+    /* Standard descriptors stay open: the process may still use them
+     * (libuv does the same). */
+    if (fd > STDERR_FILENO)
+      uv__close(fd);
+    s->io_watcher.fd = -1;
+  }
+  close_queued_fds(s);
+  if (s->type == UV_NAMED_PIPE)
+    uv__pipe_close((uv_pipe_t*) s);
+  uv__make_close_pending((uv_handle_t*) s);
+}
+
+void uv__stream_destroy(uv_stream_t* s) {
+  uv_connect_t* creq = s->connect_req;
+  uv_shutdown_t* sreq = s->shutdown_req;
+
+  if (creq != NULL) {
+    s->connect_req = NULL;
+    uv__req_unregister(s->loop, creq);
+    if (creq->cb != NULL)
+      uv__dispatch_connect(creq, UV_ECANCELED);
+  }
+  while (!uv__queue_empty(&s->write_queue))
+    finish_req(s, uv__container_of(uv__queue_head(&s->write_queue),
+                                   uv_write_t, queue), UV_ECANCELED);
+  run_write_callbacks(s);
+  if (sreq != NULL && s->shutdown_req == sreq) {
+    s->shutdown_req = NULL;
+    uv__req_unregister(s->loop, sreq);
+    if (sreq->cb != NULL)
+      uv__dispatch_shutdown(sreq, UV_ECANCELED);
+  }
+  assert(s->write_queue_size == 0);
+}
