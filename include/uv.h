@@ -389,18 +389,20 @@ union uv__handle_scratch {
   struct {
     int mode_set;                   /* this handle changed the mode */
   } tty;
-  void* reserved[5];
+  void* reserved[4];
 };
 
+/* The private fields sit where libuv keeps its own, flags last: a few of
+ * libuv's tests read handle->flags directly. */
 #define UV_HANDLE_FIELDS                                                    \
   void* data;                                                               \
   uv_loop_t* loop;                                                          \
   uv_handle_type type;                                                      \
-  unsigned int flags;                                                       \
   uv_close_cb close_cb;                                                     \
   struct uv__queue handle_queue;                                            \
-  uv_handle_t* next_closing;                                                \
   union uv__handle_scratch u;                                               \
+  uv_handle_t* next_closing;                                                \
+  unsigned int flags;                                                       \
 
 struct uv_handle_s {
   UV_HANDLE_FIELDS

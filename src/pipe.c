@@ -266,9 +266,8 @@ int uv_pipe_chmod(uv_pipe_t* pipe, int flags) {
   mode_t want = 0;
   int err;
 
-  if (pipe == NULL || pipe->type != UV_NAMED_PIPE)
-    return UV_EINVAL;
-  if (pipe->io_watcher.fd < 0)
+  if (pipe == NULL || pipe->type != UV_NAMED_PIPE ||
+      pipe->io_watcher.fd < 0 || uv__is_closing((uv_handle_t*) pipe))
     return UV_EBADF;
   if (flags == 0 || (flags & ~(UV_READABLE | UV_WRITABLE)))
     return UV_EINVAL;

@@ -35,7 +35,12 @@ static void give_saved(void) {
  * (the master side of a pty) or cannot be opened. */
 static int reopen_tty(int fd, int mode) {
   char path[256];
+  unsigned int n;
 
+  /* A pty master answers TIOCGPTN; opening its name (/dev/ptmx) would
+   * create a new pty instead of reaching this one. */
+  if (ioctl(fd, TIOCGPTN, &n) == 0)
+    return -1;
   if (ttyname_r(fd, path, sizeof(path)) != 0)
     return -1;
   return open(path, mode | O_NOCTTY | O_CLOEXEC);
