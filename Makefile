@@ -3,7 +3,8 @@
 #   make check       build and run every test (gcc), again in a Release
 #                    build, then again under ASan+UBSan (clang)
 #   make check-tsan  the threaded tests under ThreadSanitizer
-#   make bench       benchmarks, nodeloop against Debian's libuv
+#   make bench       benchmarks, nodeloop against Debian's libuv (ours and
+#                    libuv's own, same source)
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -58,6 +59,7 @@ check-tsan: deps
 
 bench: build
 	@tools/bench.sh
+	@tools/bench-libuv.sh
 
 install: deps
 	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null

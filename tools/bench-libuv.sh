@@ -1,0 +1,61 @@
+#!/bin/sh
+# libuv 1.44's own benchmarks (the same source) against nodeloop's
+# build/compat/libuv.so.1 and against Debian's libuv, in alternation,
+# BENCH_RUNS times each; prints the median of each and the ratio (>1 means
+# nodeloop is better). Needs ../shared/conformance (the team's checkout of
+# libuv's benchmark runner); skipped without it.
+#   tools/bench-libuv.sh [REGEX]     default: the stream benchmarks
+set -eu
+cd "$(dirname "$0")/.."
+runner=../shared/conformance/run-benchmarks.sh
+if [ ! -x "$runner" ]; then
+  echo "bench-libuv: $runner not found; skipped"
+  exit 0
+fi
+filter=${1:-'^(ping_pongs|tcp_write_batch|tcp4_pound_100|tcp4_pound_1000|pipe_pound_100|pipe_pound_1000|tcp_pump1_client|tcp_pump100_client|pipe_pump1_client|pipe_pump100_client|tcp_multi_accept2|tcp_multi_accept4|tcp_multi_accept8)$'}
+runs=${BENCH_RUNS:-3}
+out=build-bench/libuv-suite
+mkdir -p "$out"
+: > "$out/results.txt"
+i=0
+while [ $i -lt "$runs" ]; do
+  for lib in nodeloop libuv; do
+    if [ $lib = nodeloop ]; then dir=build/compat; else dir=/usr/lib/x86_64-linux-gnu; fi
+    "$runner" --lib "$dir" --filter "$filter" > "$out/$lib.$i.txt" 2>&1 || true
+    # One "lib name value unit better" line per benchmark that finished.
+    awk -v lib=$lib '
+      /^### / { name = $2; ok = ($3 == "OK"); got = 0; next }
+      !ok || got || name == "" { next }
+      /write requests in/ { v = $0; sub(/.* in /, "", v); sub(/s\..*/, "", v)
+                            print lib, name, v, "s", "lower"; got = 1; next }
+      /^# [A-Za-z0-9_-]+: [0-9.]+ / {
+        key = $2; sub(/:$/, "", key)
+        if (name ~ /pump/ && key != name) next
+        print lib, name, $3, $4, "higher"; got = 1 }
+    ' "$out/$lib.$i.txt" >> "$out/results.txt"
+  done
+  i=$((i + 1))
+done
+awk '
+  { key = $2; v[$1, key, ++n[$1, key]] = $3; unit[key] = $4; better[key] = $5;
+    if (!(key in seen)) { seen[key] = 1; keys[++nk] = key } }
+  function median(lib, key,   m, i, j, t, a) {
+    m = n[lib, key]
+    if (m == 0) return -1
+    for (i = 1; i <= m; i++) a[i] = v[lib, key, i]
+    for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+      if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return a[int((m + 1) / 2)]
+  }
+  END {
+    printf "%-22s %12s %12s  %-12s %s\n", "libuv benchmark", "nodeloop", "libuv", "unit", "ratio"
+    for (k = 1; k <= nk; k++) {
+      key = keys[k]; a = median("nodeloop", key); b = median("libuv", key)
+      if (a < 0 || b < 0) {
+        printf "%-22s %12s %12s  %-12s %s\n", key, a < 0 ? "failed" : a, b < 0 ? "failed" : b, unit[key], "-"
+        continue
+      }
+      r = better[key] == "higher" ? a / b : b / a
+      printf "%-22s %12.2f %12.2f  %-12s %.2fx\n", key, a, b, unit[key], r
+    }
+  }' "$out/results.txt"
