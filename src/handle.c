@@ -41,6 +41,9 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
     case UV_ASYNC:
       uv__async_close((uv_async_t*) handle);
       break;
+    case UV_POLL:
+      uv__poll_close((uv_poll_t*) handle);
+      break;
     case UV_SIGNAL:
       /* Becomes close-pending by itself, once no message about it can
        * arrive any more (see signal.c). */
@@ -122,14 +125,27 @@ void uv_loop_set_data(uv_loop_t* loop, void* data) {
     loop->data = data;
 }
 
+/* As in libuv, the type comes first: a handle type without a descriptor
+ * is UV_EINVAL even while closing; one with a descriptor is UV_EBADF once
+ * closing or when it has none. */
 int uv_fileno(const uv_handle_t* handle, uv_os_fd_t* fd) {
+  int value;
+
   if (handle == NULL || fd == NULL)
     return UV_EINVAL;
-  if (uv__is_closing(handle))
-    return UV_EBADF;
   /* Handle types with a descriptor add themselves here as they arrive;
-   * timers, idle, prepare, check and async have none. */
-  return UV_EINVAL;
+   * timers, idle, prepare, check, async and signal have none. */
+  switch (handle->type) {
+    case UV_POLL:
+      value = ((const uv_poll_t*) handle)->io_watcher.fd;
+      break;
+    default:
+      return UV_EINVAL;
+  }
+  if (uv__is_closing(handle) || value < 0)
+    return UV_EBADF;
+  *fd = value;
+  return 0;
 }
 
 /* The walk runs over a private copy of the handle list, so callbacks may

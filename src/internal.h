@@ -131,6 +131,7 @@ void uv__idle_close(uv_idle_t* handle);
 void uv__prepare_close(uv_prepare_t* handle);
 void uv__check_close(uv_check_t* handle);
 void uv__async_close(uv_async_t* handle);
+void uv__poll_close(uv_poll_t* handle);
 
 /* ---------------------------------------------------------------------
  * Time.
