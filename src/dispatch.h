@@ -85,6 +85,14 @@ static inline void uv__dispatch_signal(uv_signal_t* h, int signum) {
   nl__cb_leave(loop, h);
 }
 
+/* Poll handles: status 0 with the events seen, or an error and none. */
+static inline void uv__dispatch_poll(uv_poll_t* h, int status, int events) {
+  uv_loop_t* loop = h->loop;
+  nl__cb_enter(loop, h);
+  h->poll_cb(h, status, events);
+  nl__cb_leave(loop, h);
+}
+
 /* File system requests complete here; the request may be freed by its
  * callback, so only the saved loop is used afterwards. */
 static inline void uv__dispatch_fs(uv_fs_t* req) {

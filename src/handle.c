@@ -42,6 +42,9 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
     case UV_ASYNC:
       uv__async_close((uv_async_t*) handle);
       break;
+    case UV_POLL:
+      uv__poll_close((uv_poll_t*) handle);
+      break;
     case UV_SIGNAL:
       /* Becomes close-pending by itself, once no message about it can
        * arrive any more (see signal.c). */
@@ -139,11 +142,16 @@ static int handle_fd(const uv_handle_t* h) {
     case UV_NAMED_PIPE:
     case UV_TTY:
       return ((const uv_stream_t*) h)->io_watcher.fd;
+    case UV_POLL:
+      return ((const uv_poll_t*) h)->io_watcher.fd;
     default:
       return -1;
   }
 }
 
+/* As in libuv, the type comes first: a handle type without a descriptor
+ * is UV_EINVAL even while closing; one with a descriptor is UV_EBADF once
+ * closing or when it has none. */
 int uv_fileno(const uv_handle_t* handle, uv_os_fd_t* fd) {
   int f;
 
@@ -153,6 +161,7 @@ int uv_fileno(const uv_handle_t* handle, uv_os_fd_t* fd) {
     case UV_TCP:
     case UV_NAMED_PIPE:
     case UV_TTY:
+    case UV_POLL:
       break;
     default:
       /* Timers, idle, prepare, check, async and signals have none. */

@@ -131,6 +131,7 @@ void uv__idle_close(uv_idle_t* handle);
 void uv__prepare_close(uv_prepare_t* handle);
 void uv__check_close(uv_check_t* handle);
 void uv__async_close(uv_async_t* handle);
+void uv__poll_close(uv_poll_t* handle);
 
 /* ---------------------------------------------------------------------
  * Time.
@@ -163,11 +164,16 @@ int uv__run_pending(uv_loop_t* loop);
 #define UV__POLLHUP 0x010u
 #define UV__POLLRDHUP 0x2000u
 
+/* Not an event: a mark in uv__io_t.armed that makes the next poll hand the
+ * watcher's interest to the kernel again although it has not changed. */
+#define UV__IO_REARM 0x40000000u
+
 void uv__io_init(uv__io_t* w, uv__io_cb cb, int fd);
 int uv__io_start(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 void uv__io_stop(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 void uv__io_close(uv_loop_t* loop, uv__io_t* w);
 void uv__io_feed(uv_loop_t* loop, uv__io_t* w);
+void uv__io_rearm(uv_loop_t* loop, uv__io_t* w);
 
 /* ---------------------------------------------------------------------
  * The poller contract. One implementation per kernel interface (epoll

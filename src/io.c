@@ -105,6 +105,20 @@ void uv__io_feed(uv_loop_t* loop, uv__io_t* w) {
     uv__queue_insert_tail(&loop->pending_queue, &w->pending_node);
 }
 
+/* Makes the next poll register the watcher's interest again, even if it
+ * has not changed. For watchers whose descriptor belongs to the user (poll
+ * handles): if it was closed behind the loop's back, the kernel dropped
+ * the registration with it, and the number may now name another file that
+ * the user means to watch. The poller then adds it afresh, or reports an
+ * error event if the number names nothing. Costs one epoll_ctl at the next
+ * poll; nothing if the watcher is not registered yet. */
+void uv__io_rearm(uv_loop_t* loop, uv__io_t* w) {
+  if (w->armed == 0)
+    return;
+  w->armed |= UV__IO_REARM;
+  note_change(loop, w);
+}
+
 /* ---------------------------------------------------------------------
  * Descriptor helpers.
  */

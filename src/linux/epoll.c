@@ -18,6 +18,8 @@ _Static_assert(UV__POLLOUT == EPOLLOUT, "event bits");
 _Static_assert(UV__POLLERR == EPOLLERR, "event bits");
 _Static_assert(UV__POLLHUP == EPOLLHUP, "event bits");
 _Static_assert(UV__POLLRDHUP == EPOLLRDHUP, "event bits");
+/* The rearm mark is a flag no watcher asks for and epoll never reports. */
+_Static_assert(UV__IO_REARM == EPOLLONESHOT, "rearm mark");
 
 /* Events taken per epoll_wait. When a wait fills the array, a few more
  * non-blocking waits follow so that a busy loop still sees every ready
@@ -92,12 +94,15 @@ void uv__poller_invalidate_fd(uv_loop_t* loop, int fd) {
 }
 
 /* Hands every recorded interest change to the kernel. A watcher the kernel
- * refuses gets an error event, delivered in the pending phase, so that its
- * owner reports the failure instead of waiting forever. */
-static void apply_changes(uv_loop_t* loop) {
+ * refuses gets an error event, delivered by the pending callbacks that
+ * follow this poll, so that its owner reports the failure instead of
+ * waiting forever. Returns how many were refused: the wait must not block
+ * then. */
+static int apply_changes(uv_loop_t* loop) {
   struct epoll_event e;
   struct uv__queue* q;
   uv__io_t* w;
+  int refused = 0;
   int op;
 
   while (!uv__queue_empty(&loop->watcher_queue)) {
@@ -121,6 +126,13 @@ static void apply_changes(uv_loop_t* loop) {
         w->armed = w->wanted;
         continue;
       }
+      /* The registration went with the file, closed behind the loop's
+       * back, and the number names another file now (see uv__io_rearm). */
+      if (op == EPOLL_CTL_MOD && errno == ENOENT &&
+          epoll_ctl(loop->backend_fd, EPOLL_CTL_ADD, w->fd, &e) == 0) {
+        w->armed = w->wanted;
+        continue;
+      }
       if (op == EPOLL_CTL_DEL) {
         w->armed = 0;   /* the descriptor is gone already */
         continue;
@@ -128,10 +140,12 @@ static void apply_changes(uv_loop_t* loop) {
       w->armed = 0;
       w->fed_events = UV__POLLERR;
       uv__io_feed(loop, w);
+      refused++;
       continue;
     }
     w->armed = w->wanted;
   }
+  return refused;
 }
 
 static int wait_events(uv_loop_t* loop, struct epoll_event* events,
@@ -216,7 +230,8 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   }
 
   for (;;) {
-    apply_changes(loop);
+    if (apply_changes(loop) != 0)
+      timeout = 0;
     if (timeout != 0 && uv__async_sleep_begin(loop))
       timeout = 0;
     n = wait_events(loop, events, timeout);
