@@ -869,6 +869,10 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
     return UV_EAGAIN;
   if (uv__is_closing((uv_handle_t*) client))
     return UV_EINVAL;
+  /* A client that has a descriptor already cannot take the connection;
+   * it stays queued for the next uv_accept(). */
+  if (is_stream_type(client->type) && client->io_watcher.fd != -1)
+    return UV_EBUSY;
 
   switch (client->type) {
     case UV_TCP:
