@@ -60,6 +60,7 @@ check-tsan: deps
 bench: build
 	@tools/bench.sh
 	@tools/bench-libuv.sh
+	@tools/bench-http.sh
 
 install: deps
 	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null

@@ -19,6 +19,16 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+/* <netdb.h> defines these only with _DEFAULT_SOURCE; a program built with
+ * a strict _POSIX_C_SOURCE still needs them for uv_getnameinfo_t. The
+ * values are glibc's (the ABI depends on them). */
+#ifndef NI_MAXHOST
+# define NI_MAXHOST 1025
+#endif
+#ifndef NI_MAXSERV
+# define NI_MAXSERV 32
+#endif
+
 #include <termios.h>
 #include <pwd.h>
 #include <semaphore.h>
