@@ -209,8 +209,10 @@ static int pipe_name(const uv_pipe_t* pipe, name_fn fn, char* buffer,
 
   if (pipe == NULL || buffer == NULL || size == NULL)
     return UV_EINVAL;
-  if (pipe->io_watcher.fd < 0)
+  if (pipe->io_watcher.fd < 0) {
+    *size = 0;
     return UV_EBADF;
+  }
   memset(&sun, 0, sizeof(sun));
   if (fn(pipe->io_watcher.fd, (struct sockaddr*) &sun, &slen) != 0) {
     *size = 0;
@@ -227,7 +229,9 @@ static int pipe_name(const uv_pipe_t* pipe, name_fn fn, char* buffer,
     return UV_ENOBUFS;
   }
   memcpy(buffer, sun.sun_path, len);
-  buffer[len] = '\0';
+  /* A path is a C string; an abstract name is bytes, returned as is. */
+  if (len > 0 && sun.sun_path[0] != '\0')
+    buffer[len] = '\0';
   *size = len;
   return 0;
 }
@@ -275,7 +279,7 @@ int uv_pipe_chmod(uv_pipe_t* pipe, int flags) {
   if (err != 0)
     return err;
   if (len == 0 || name[0] == '\0')
-    return UV_EINVAL;   /* unnamed or abstract: no file to change */
+    return UV_ENOENT;   /* unnamed or abstract: no file to change */
   if (flags & UV_READABLE)
     want |= S_IRUSR | S_IRGRP | S_IROTH;
   if (flags & UV_WRITABLE)

@@ -401,8 +401,12 @@ int uv_try_write2(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs,
     return UV_EBADF;
   if (!(s->flags & UV__STREAM_WRITABLE))
     return UV_EPIPE;
+  /* On a stream that is not an IPC pipe the handle is ignored and only
+   * the bytes go, as in libuv. */
+  if (send_handle != NULL && !is_ipc(s))
+    send_handle = NULL;
   if (send_handle != NULL) {
-    if (!is_ipc(s) || !is_stream_type(send_handle->type))
+    if (!is_stream_type(send_handle->type))
       return UV_EINVAL;
     if (send_handle->io_watcher.fd < 0)
       return UV_EBADF;

@@ -121,8 +121,8 @@ int uv_tcp_bind(uv_tcp_t* tcp, const struct sockaddr* addr,
     return UV_EINVAL;
   if (addr_len(addr, &len) != 0)
     return UV_EINVAL;
-  if ((flags & ~(unsigned int) UV_TCP_IPV6ONLY) ||
-      ((flags & UV_TCP_IPV6ONLY) && addr->sa_family != AF_INET6))
+  /* Unknown flags are ignored, as libuv does. */
+  if ((flags & UV_TCP_IPV6ONLY) && addr->sa_family != AF_INET6)
     return UV_EINVAL;
   err = ensure_socket(tcp, addr->sa_family, 0);
   if (err != 0)
@@ -204,7 +204,7 @@ int uv_tcp_getsockname(const uv_tcp_t* tcp, struct sockaddr* name,
   if (tcp->delayed_error != 0)
     return tcp->delayed_error;
   if (tcp->io_watcher.fd < 0)
-    return UV_EINVAL;
+    return UV_EBADF;
   len = (socklen_t) *namelen;
   if (getsockname(tcp->io_watcher.fd, name, &len) != 0)
     return uv__neg_errno();
@@ -221,7 +221,7 @@ int uv_tcp_getpeername(const uv_tcp_t* tcp, struct sockaddr* name,
   if (tcp->delayed_error != 0)
     return tcp->delayed_error;
   if (tcp->io_watcher.fd < 0)
-    return UV_EINVAL;
+    return UV_EBADF;
   len = (socklen_t) *namelen;
   if (getpeername(tcp->io_watcher.fd, name, &len) != 0)
     return uv__neg_errno();
@@ -278,12 +278,13 @@ int uv_tcp_close_reset(uv_tcp_t* tcp, uv_close_cb close_cb) {
   if (tcp == NULL || tcp->type != UV_TCP ||
       uv__is_closing((uv_handle_t*) tcp))
     return UV_EINVAL;
-  /* A reset after a shutdown is not the same on every system: libuv
-   * refuses the mix. */
-  if (tcp->flags & (UV__STREAM_SHUTTING | UV__STREAM_SHUT))
+  /* A reset racing a pending shutdown is not the same on every system:
+   * libuv refuses it until the shutdown is done. */
+  if (tcp->flags & UV__STREAM_SHUTTING)
     return UV_EINVAL;
-  if (tcp->io_watcher.fd != -1 &&
-      setsockopt(tcp->io_watcher.fd, SOL_SOCKET, SO_LINGER, &l,
+  if (tcp->io_watcher.fd < 0)
+    return UV_EBADF;
+  if (setsockopt(tcp->io_watcher.fd, SOL_SOCKET, SO_LINGER, &l,
                  sizeof(l)) != 0)
     return uv__neg_errno();
   uv_close((uv_handle_t*) tcp, close_cb);
