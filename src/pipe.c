@@ -175,7 +175,8 @@ static int pipe_connect(uv_connect_t* req, uv_pipe_t* pipe, const char* name,
     do
       r = connect(pipe->io_watcher.fd, (struct sockaddr*) &sun, slen);
     while (r == -1 && errno == EINTR);
-    if (r == -1 && errno != EINPROGRESS && errno != EAGAIN)
+    /* EAGAIN from a Unix socket is a full backlog: refused, not pending. */
+    if (r == -1 && errno != EINPROGRESS)
       err = uv__neg_errno();
     else
       pipe->flags |= UV__STREAM_READABLE | UV__STREAM_WRITABLE;

@@ -71,6 +71,22 @@ int uv__fd_in_use(const uv_loop_t* loop, int fd) {
          loop->watchers[fd] != NULL;
 }
 
+/* When accept() fails for want of descriptors, the pending connections
+ * are accepted with a descriptor kept in reserve and closed at once: the
+ * clients see a reset instead of the server spinning on a listen socket
+ * that stays readable. One reserve serves the whole process; it is taken
+ * when the first stream is created, while descriptors are still free. */
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t reserve_once = PTHREAD_ONCE_INIT;
+static int reserve_fd = -1;
+
+static void reserve_open(void) {
+  pthread_mutex_lock(&reserve_lock);
+  if (reserve_fd == -1)
+    reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+  pthread_mutex_unlock(&reserve_lock);
+}
+
 void uv__stream_init(uv_loop_t* loop, uv_stream_t* s, uv_handle_type type) {
   uv__handle_init(loop, (uv_handle_t*) s, type);
   s->write_queue_size = 0;
@@ -85,6 +101,7 @@ void uv__stream_init(uv_loop_t* loop, uv_stream_t* s, uv_handle_type type) {
   s->delayed_error = 0;
   s->accepted_fd = -1;
   s->queued_fds = NULL;
+  pthread_once(&reserve_once, reserve_open);
 }
 
 int uv__stream_open(uv_stream_t* s, int fd, unsigned int flags) {
@@ -191,7 +208,7 @@ static ssize_t write_bufs(uv_stream_t* s, const uv_buf_t* bufs,
         memcpy(CMSG_DATA(cmsg), &send_handle->io_watcher.fd, sizeof(int));
       }
       r = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    } else if (s->type == UV_TTY) {
+    } else if (s->flags & UV__STREAM_TERMINAL) {
       r = writev(fd, (const struct iovec*) bufs, n);
     } else {
       r = writev_nosigpipe(fd, (const struct iovec*) bufs, n);
@@ -444,8 +461,10 @@ int uv_shutdown(uv_shutdown_t* req, uv_stream_t* s, uv_shutdown_cb cb) {
   s->shutdown_req = req;
   s->flags |= UV__STREAM_SHUTTING;
   s->flags &= ~UV__STREAM_WRITABLE;
-  /* Done, at the earliest, in the next pending phase. */
-  if (uv__queue_empty(&s->write_queue))
+  /* Done, at the earliest, in the next pending phase; while connecting,
+   * when the connection is done (a fed event must not pass for the
+   * connection's). */
+  if (uv__queue_empty(&s->write_queue) && s->connect_req == NULL)
     uv__io_feed(s->loop, &s->io_watcher);
   return 0;
 }
@@ -568,7 +587,30 @@ static void read_failed(uv_stream_t* s, int err, const uv_buf_t* buf) {
   uv__dispatch_read(s, err, buf);
 }
 
-static void read_ready(uv_stream_t* s) {
+/* A descriptor epoll refuses (a regular file opened as a pipe) is always
+ * ready and never reported: its reads continue from the pending phase
+ * until the end of the file. */
+static void read_again_if_unpolled(uv_stream_t* s) {
+  if ((s->flags & UV__STREAM_READING) && s->io_watcher.fd != -1 &&
+      s->io_watcher.armed == 0) {
+    s->io_watcher.fed_events = UV__POLLIN | UV__POLLOUT;
+    uv__io_feed(s->loop, &s->io_watcher);
+  }
+}
+
+/* The peer hung up (a reset, or both directions closed) and the last read
+ * drained what it had sent: that is the end of the stream, as libuv
+ * reports it, rather than the reset the next read would return. */
+static void read_hup(uv_stream_t* s) {
+  uv_buf_t buf = uv_buf_init(NULL, 0);
+
+  s->flags |= UV__STREAM_EOF;
+  s->flags &= ~UV__STREAM_READING;
+  unwatch(s, UV__POLLIN);
+  uv__dispatch_read(s, UV_EOF, &buf);
+}
+
+static void read_ready(uv_stream_t* s, unsigned int events) {
   int count = UV__READS_PER_EVENT;
   uv_buf_t buf;
   ssize_t n;
@@ -613,9 +655,14 @@ static void read_ready(uv_stream_t* s) {
     uv__dispatch_read(s, n, &buf);
     /* Drained, or a blocking descriptor that must not be read again
      * before the next event says there is more. */
-    if ((size_t) n < buf.len || (s->flags & UV__STREAM_BLOCKING))
-      return;
+    if ((size_t) n < buf.len || (s->flags & UV__STREAM_BLOCKING)) {
+      if ((size_t) n < buf.len && (events & UV__POLLHUP) &&
+          (s->flags & UV__STREAM_READING) && s->io_watcher.fd != -1)
+        read_hup(s);
+      break;
+    }
   }
+  read_again_if_unpolled(s);
 }
 
 int uv_read_start(uv_stream_t* s, uv_alloc_cb alloc_cb, uv_read_cb read_cb) {
@@ -739,7 +786,7 @@ static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
     return;
   }
   if (events & (UV__POLLIN | UV__POLLERR | UV__POLLHUP))
-    read_ready(s);
+    read_ready(s, events);
   if (s->io_watcher.fd == -1)
     return;
   if (events & (UV__POLLOUT | UV__POLLERR | UV__POLLHUP)) {
@@ -753,25 +800,13 @@ static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
  * Listening and accepting.
  */
 
-/* When accept() fails for want of descriptors, the pending connections
- * are accepted with a descriptor kept in reserve and closed at once: the
- * clients see a reset instead of the server spinning on a listen socket
- * that stays readable. One reserve serves the whole process. */
-static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
-static int reserve_fd = -1;
-
-static void reserve_init(void) {
-  pthread_mutex_lock(&reserve_lock);
-  if (reserve_fd == -1)
-    reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
-  pthread_mutex_unlock(&reserve_lock);
-}
-
 static int shed_connections(int listen_fd) {
   int err = UV_EMFILE;
   int fd;
 
   pthread_mutex_lock(&reserve_lock);
+  if (reserve_fd == -1)   /* lost to another thread last time: try again */
+    reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
   if (reserve_fd != -1) {
     uv__close(reserve_fd);
     reserve_fd = -1;
@@ -791,6 +826,47 @@ static int shed_connections(int listen_fd) {
   }
   pthread_mutex_unlock(&reserve_lock);
   return err;
+}
+
+/* Without a reserve the listener cannot shed; it stops watching for a
+ * moment instead of spinning, then looks again. */
+#define UV__ACCEPT_RETRY_MS 100
+
+struct uv__accept_retry {
+  uv_timer_t timer;
+  uv_stream_t* server;
+};
+
+static void accept_retry_cb(uv_timer_t* timer) {
+  struct uv__accept_retry* r = uv__container_of(timer, struct uv__accept_retry,
+                                                timer);
+  uv_stream_t* s = r->server;
+
+  if ((s->flags & UV__STREAM_LISTENING) && s->io_watcher.fd != -1 &&
+      !(s->flags & UV__STREAM_ACCEPT_PAUSED))
+    watch(s, UV__POLLIN);
+}
+
+static void accept_retry_free(uv_handle_t* h) {
+  uv__free(uv__container_of((uv_timer_t*) h, struct uv__accept_retry, timer));
+}
+
+static void accept_retry_later(uv_stream_t* s) {
+  struct uv__accept_retry* r = s->queued_fds;
+
+  if (!(s->flags & UV__STREAM_ACCEPT_RETRY)) {
+    r = uv__malloc(sizeof(*r));
+    if (r == NULL)
+      return;   /* no memory either: the next event tries again */
+    uv_timer_init(s->loop, &r->timer);
+    r->timer.flags |= UV__HANDLE_INTERNAL;
+    uv_unref((uv_handle_t*) &r->timer);
+    r->server = s;
+    s->queued_fds = r;
+    s->flags |= UV__STREAM_ACCEPT_RETRY;
+  }
+  uv__io_stop(s->loop, &s->io_watcher, UV__POLLIN);
+  uv_timer_start(&r->timer, accept_retry_cb, UV__ACCEPT_RETRY_MS, 0);
 }
 
 static void server_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
@@ -818,6 +894,7 @@ static void server_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
       if (err == UV_EMFILE || err == UV_ENFILE) {
         if (shed_connections(s->io_watcher.fd) == UV_EAGAIN)
           return;
+        accept_retry_later(s);
       }
       if (s->connection_cb != NULL)
         uv__dispatch_connection(s, err);
@@ -834,7 +911,6 @@ int uv__stream_listen(uv_stream_t* s, int backlog, uv_connection_cb cb) {
 
   if (listen(s->io_watcher.fd, backlog) != 0)
     return uv__neg_errno();
-  reserve_init();
   s->connection_cb = cb;
   s->io_watcher.cb = server_io;
   s->flags |= UV__STREAM_LISTENING;
@@ -926,6 +1002,12 @@ void uv__stream_close(uv_stream_t* s) {
     if (fd > STDERR_FILENO)
       uv__close(fd);
     s->io_watcher.fd = -1;
+  }
+  if (s->flags & UV__STREAM_ACCEPT_RETRY) {
+    struct uv__accept_retry* r = s->queued_fds;
+    s->queued_fds = NULL;
+    s->flags &= ~UV__STREAM_ACCEPT_RETRY;
+    uv_close((uv_handle_t*) &r->timer, accept_retry_free);
   }
   close_queued_fds(s);
   if (s->type == UV_NAMED_PIPE)

@@ -25,7 +25,12 @@ enum {
   /* TCP: options recorded before the socket exists, applied on creation. */
   UV__TCP_NODELAY = 0x04000000,
   UV__TCP_KEEPALIVE = 0x08000000,
-  UV__TCP_BOUND = 0x10000000
+  UV__TCP_BOUND = 0x10000000,
+
+  UV__STREAM_TERMINAL = 0x20000000,  /* a TTY handle on a real terminal */
+  /* A listener out of descriptors, waiting on its retry timer (the timer
+   * lives in queued_fds, unused by listeners). */
+  UV__STREAM_ACCEPT_RETRY = 0x40000000
 };
 
 /* Initialises the stream part of a TCP, pipe or TTY handle (no fd yet). */

@@ -143,6 +143,8 @@ int uv_tcp_bind(uv_tcp_t* tcp, const struct sockaddr* addr,
     if (errno != EADDRINUSE)
       return errno == EAFNOSUPPORT ? UV_EINVAL : uv__neg_errno();
     tcp->delayed_error = UV_EADDRINUSE;
+  } else {
+    tcp->delayed_error = 0;   /* an earlier failed bind no longer counts */
   }
   tcp->flags |= UV__TCP_BOUND;
   return 0;
@@ -175,12 +177,15 @@ int uv_tcp_connect(uv_connect_t* req, uv_tcp_t* tcp,
     return UV_EBUSY;
   if (tcp->connect_req != NULL)
     return UV_EALREADY;
+  /* A bind that failed: the callback says so, and the stream never
+   * becomes readable or writable. */
   err = ensure_socket(tcp, addr->sa_family,
-                      UV__STREAM_READABLE | UV__STREAM_WRITABLE);
+                      tcp->delayed_error != 0 ? 0 : UV__STREAM_READABLE |
+                                                    UV__STREAM_WRITABLE);
   if (err != 0)
     return err;
 
-  err = tcp->delayed_error;   /* a bind that failed: the callback says so */
+  err = tcp->delayed_error;
   if (err == 0) {
     do
       r = connect(tcp->io_watcher.fd, addr, len);

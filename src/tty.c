@@ -92,7 +92,11 @@ int uv_tty_init(uv_loop_t* loop, uv_tty_t* tty, uv_file fd, int unused) {
     flags |= UV__STREAM_READABLE;
   if (mode != O_RDONLY)
     flags |= UV__STREAM_WRITABLE;
-  if (type != UV_TTY && type != UV_NAMED_PIPE)
+  /* A terminal raises no SIGPIPE; a pipe does, and a socket can avoid
+   * it per call: each gets its own way of writing (stream.c). */
+  if (type == UV_TTY)
+    flags |= UV__STREAM_TERMINAL;
+  else if (type != UV_NAMED_PIPE)
     flags |= UV__STREAM_SOCKET;
   uv__stream_open((uv_stream_t*) tty, fd, flags);
   tty->mode = UV_TTY_MODE_NORMAL;

@@ -184,8 +184,10 @@ static void dispatch_events(uv_loop_t* loop, struct epoll_event* events,
       continue;   /* invalidated earlier in this round */
     w = (unsigned int) fd < loop->nwatchers ? loop->watchers[fd] : NULL;
     if (w == NULL) {
-      /* Stopped since the wait began; the lazy removal happens now. */
-      uv__poller_invalidate_fd(loop, fd);
+      /* Stopped since the wait began. Its change is queued: the next
+       * apply_changes removes the registration, or keeps it if the
+       * watcher starts again before then (removing it here would leave a
+       * restarted watcher armed in name only). */
       continue;
     }
     mask = events[i].events & (w->wanted | UV__POLLERR | UV__POLLHUP);
