@@ -1664,7 +1664,8 @@ struct uv_loop_s {
   int async_wakers;                       /* other threads mid-wakeup */
   unsigned int async_taken;               /* takings of the async stack */
   unsigned int wq_taken;                  /* takings of pool completions */
-  char reserved_tail[240];
+  uv_signal_t child_watcher;              /* SIGCHLD, while children run */
+  char reserved_tail[88];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

@@ -93,6 +93,16 @@ static inline void uv__dispatch_poll(uv_poll_t* h, int status, int events) {
   nl__cb_leave(loop, h);
 }
 
+/* Process handles: the child's exit status, or the signal that ended it.
+ * The callback may close the handle or spawn again into it. */
+static inline void uv__dispatch_exit(uv_process_t* p, int64_t exit_status,
+                                     int term_signal) {
+  uv_loop_t* loop = p->loop;
+  nl__cb_enter(loop, p);
+  p->exit_cb(p, exit_status, term_signal);
+  nl__cb_leave(loop, p);
+}
+
 /* File system requests complete here; the request may be freed by its
  * callback, so only the saved loop is used afterwards. */
 static inline void uv__dispatch_fs(uv_fs_t* req) {

@@ -45,6 +45,9 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
     case UV_POLL:
       uv__poll_close((uv_poll_t*) handle);
       break;
+    case UV_PROCESS:
+      uv__process_close((uv_process_t*) handle);
+      break;
     case UV_SIGNAL:
       /* Becomes close-pending by itself, once no message about it can
        * arrive any more (see signal.c). */

@@ -132,6 +132,11 @@ void uv__prepare_close(uv_prepare_t* handle);
 void uv__check_close(uv_check_t* handle);
 void uv__async_close(uv_async_t* handle);
 void uv__poll_close(uv_poll_t* handle);
+void uv__process_close(uv_process_t* handle);
+
+/* Drops the loop's internal SIGCHLD watcher (process.c); called by
+ * uv_loop_close() before the signal pipe goes. */
+void uv__process_loop_close(uv_loop_t* loop);
 
 /* ---------------------------------------------------------------------
  * Time.

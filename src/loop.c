@@ -80,6 +80,7 @@ int uv_loop_close(uv_loop_t* loop) {
       return UV_EBUSY;
   }
 
+  uv__process_loop_close(loop);  /* process.c: the SIGCHLD watcher */
   uv__signal_loop_close(loop);   /* signal.c: the loop's signal pipe */
   uv__async_loop_close(loop);
   uv__poller_close(loop);

@@ -1,5 +1,7 @@
 /* The test runner: `test-X NAME` runs one case; `test-X --list` lists
- * them; `test-X` alone runs every case of the file, each in a child. */
+ * them; `test-X` alone runs every case of the file, each in a child;
+ * `test-X --helper NAME ARGS...` runs a helper (the child side of a test
+ * that spawns processes). */
 #include "test.h"
 
 #include <ftw.h>
@@ -7,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static struct nl_helper* helpers;
+static char exepath[4096];
 static struct nl_test* tests;
 static struct nl_test** tests_tail = &tests;
 static const char* current = "?";
@@ -15,6 +19,33 @@ static char tmpdir[256];
 void nl_test_register(struct nl_test* t) {
   *tests_tail = t;
   tests_tail = &t->next;
+}
+
+void nl_helper_register(struct nl_helper* h) {
+  h->next = helpers;
+  helpers = h;
+}
+
+const char* nl_test_exepath(void) {
+  ssize_t n;
+  if (exepath[0] != '\0')
+    return exepath;
+  n = readlink("/proc/self/exe", exepath, sizeof(exepath) - 1);
+  if (n <= 0) {
+    perror("readlink /proc/self/exe");
+    abort();
+  }
+  exepath[n] = '\0';
+  return exepath;
+}
+
+static int run_helper(int argc, char** argv) {
+  struct nl_helper* h;
+  for (h = helpers; h != NULL; h = h->next)
+    if (strcmp(h->name, argv[0]) == 0)
+      return h->fn(argc - 1, argv + 1);
+  fprintf(stderr, "no helper named %s\n", argv[0]);
+  return 2;
 }
 
 void nl_test_fail(const char* file, int line, const char* what) {
@@ -79,6 +110,11 @@ int main(int argc, char** argv) {
   /* Unbuffered output keeps the order of the runner's and the library's
    * messages when a case fails. */
   setvbuf(stdout, NULL, _IONBF, 0);
+
+  if (argc > 2 && strcmp(argv[1], "--helper") == 0) {
+    current = argv[2];
+    return run_helper(argc - 2, argv + 2);
+  }
 
   if (argc > 1 && strcmp(argv[1], "--list") == 0) {
     for (t = tests; t != NULL; t = t->next)

@@ -23,6 +23,22 @@ struct nl_test {
 };
 
 void nl_test_register(struct nl_test* t);
+
+/* Helpers: code a test runs in a child process, by spawning its own test
+ * binary as `test-X --helper NAME ARGS...` (nl_test_exepath()). The
+ * helper's return value is the child's exit status. */
+typedef int (*nl_helper_fn)(int argc, char** argv);
+
+struct nl_helper {
+  const char* name;
+  nl_helper_fn fn;
+  struct nl_helper* next;
+};
+
+void nl_helper_register(struct nl_helper* h);
+
+/* The absolute path of the running test binary. */
+const char* nl_test_exepath(void);
 _Noreturn void nl_test_fail(const char* file, int line, const char* what);
 _Noreturn void nl_test_fail_int(const char* file, int line, const char* a,
                                 const char* b, int64_t va, int64_t vb);
@@ -44,6 +60,16 @@ const char* nl_test_tmpdir(void);
     nl_test_register(&nl_test_entry_##name);                                \
   }                                                                         \
   static void nl_test_body_##name(void)
+
+/* HELPER(name) { ... } receives the arguments after its name. */
+#define HELPER(name)                                                        \
+  static int nl_helper_body_##name(int argc, char** argv);                  \
+  static struct nl_helper nl_helper_entry_##name = {                        \
+      #name, nl_helper_body_##name, NULL};                                  \
+  __attribute__((constructor)) static void nl_helper_ctor_##name(void) {    \
+    nl_helper_register(&nl_helper_entry_##name);                            \
+  }                                                                         \
+  static int nl_helper_body_##name(int argc, char** argv)
 
 #define CHECK(expr)                                                         \
   do {                                                                      \
