@@ -132,6 +132,10 @@ void uv__prepare_close(uv_prepare_t* handle);
 void uv__check_close(uv_check_t* handle);
 void uv__async_close(uv_async_t* handle);
 void uv__poll_close(uv_poll_t* handle);
+void uv__udp_close(uv_udp_t* handle);
+/* Run by the close phase before the close callback: queued sends are
+ * cancelled (UV_ECANCELED) and every send callback runs. */
+void uv__udp_destroy(uv_udp_t* handle);
 
 /* ---------------------------------------------------------------------
  * Time.
