@@ -37,6 +37,8 @@ struct rx {
   int last_error;
   int empty;             /* empty datagrams */
   char data[256][16];    /* the first bytes of each datagram, in order */
+  size_t lens[256];      /* and their lengths */
+  char tail[256];        /* and their last byte */
   int stop_at;           /* uv_udp_recv_stop at this datagram (0: never) */
   int close_at;          /* uv_close at this datagram (0: never) */
 };
@@ -113,6 +115,8 @@ static void rx_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf,
   if (r->datagrams < 256) {
     memcpy(r->data[r->datagrams], buf->base, n);
     r->data[r->datagrams][n] = '\0';
+    r->lens[r->datagrams] = (size_t) nread;
+    r->tail[r->datagrams] = nread > 0 ? buf->base[nread - 1] : 0;
   }
   r->datagrams++;
   if (!(flags & UV_UDP_MMSG_CHUNK))
@@ -761,10 +765,25 @@ TEST(try_send) {
            UV_EAGAIN);
   RUN_UNTIL(&loop, t.done == 1);
   CHECK_EQ(uv_udp_try_send(&t.h, parts, 1, (const struct sockaddr*) &to), 5);
-  RUN_UNTIL(&loop, r.datagrams == 3);
+  /* Several buffers make one datagram, small (gathered into one before
+   * sending) or not. */
+  memset(big, 'x', 1000);
+  memset(big + 1000, 'y', 1000);
+  parts[0] = uv_buf_init(big, 1000);
+  parts[1] = uv_buf_init(big + 1000, 1000);
+  CHECK_EQ(uv_udp_try_send(&t.h, parts, 2, (const struct sockaddr*) &to),
+           2000);
+  parts[0] = uv_buf_init(big, 3);
+  parts[1] = uv_buf_init(NULL, 0);
+  parts[2] = uv_buf_init(big + 1000, 4);
+  CHECK_EQ(uv_udp_try_send(&t.h, parts, 3, (const struct sockaddr*) &to), 7);
+  RUN_UNTIL(&loop, r.datagrams == 5);
   CHECK_STREQ(r.data[0], "ONE");
   CHECK_STREQ(r.data[1], "TWO");
   CHECK_STREQ(r.data[2], "THREE");
+  CHECK_EQ(r.lens[3], 2000);
+  CHECK_EQ(r.tail[3], 'y');
+  CHECK_STREQ(r.data[4], "xxxyyyy");
 
   /* nodeloop: a closing handle is UV_EBADF (libuv binds a new socket to
    * the closing handle and asserts later). */
@@ -942,7 +961,16 @@ TEST(many_sends_in_a_row) {
   CHECK_OK(uv_udp_init(&loop, &t.h));
   for (i = 0; i < 200; i++) {
     snprintf(texts[i], sizeof(texts[i]), "M%d", i);
-    send_buf(&t, i, texts[i], &to);
+    if (i % 2 == 0) {
+      send_buf(&t, i, texts[i], &to);
+    } else {
+      /* Two buffers: one datagram. */
+      uv_buf_t two[2];
+      two[0] = uv_buf_init(texts[i], 1);
+      two[1] = uv_buf_init(texts[i] + 1, (unsigned int) strlen(texts[i]) - 1);
+      CHECK_OK(uv_udp_send(&t.reqs[i], &t.h, two, 2,
+                           (const struct sockaddr*) &to, tx_send_cb));
+    }
   }
   CHECK_EQ(uv_udp_get_send_queue_count(&t.h), 200);
   RUN_UNTIL(&loop, t.done == 200 && r.datagrams == 200);
