@@ -83,6 +83,8 @@ static void finish_close(uv_handle_t* h) {
   uv__queue_remove(&h->handle_queue);
   if (h->type == UV_TCP || h->type == UV_NAMED_PIPE || h->type == UV_TTY)
     uv__stream_destroy((uv_stream_t*) h);
+  else if (h->type == UV_UDP)
+    uv__udp_destroy((uv_udp_t*) h);
   if (h->close_cb != NULL)
     uv__dispatch_close(h);
 }

@@ -188,6 +188,34 @@ static inline void uv__dispatch_shutdown(uv_shutdown_t* req, int status) {
   nl__cb_leave(loop, req);
 }
 
+/* UDP handles: a receive callback may stop receiving or close the
+ * handle; the caller checks after each. A send callback may free its
+ * request (or clear req->handle), so only the saved loop is used after. */
+static inline void uv__dispatch_udp_alloc(uv_udp_t* h, size_t suggested,
+                                          uv_buf_t* buf) {
+  uv_loop_t* loop = h->loop;
+  nl__cb_enter(loop, h);
+  h->alloc_cb((uv_handle_t*) h, suggested, buf);
+  nl__cb_leave(loop, h);
+}
+
+static inline void uv__dispatch_udp_recv(uv_udp_t* h, ssize_t nread,
+                                         const uv_buf_t* buf,
+                                         const struct sockaddr* addr,
+                                         unsigned int flags) {
+  uv_loop_t* loop = h->loop;
+  nl__cb_enter(loop, h);
+  h->recv_cb(h, nread, buf, addr, flags);
+  nl__cb_leave(loop, h);
+}
+
+static inline void uv__dispatch_udp_send(uv_udp_send_t* req, int status) {
+  uv_loop_t* loop = req->handle->loop;
+  nl__cb_enter(loop, req);
+  req->send_cb(req, status);
+  nl__cb_leave(loop, req);
+}
+
 static inline void uv__dispatch_close(uv_handle_t* h) {
   uv_loop_t* loop = h->loop;
   nl__cb_enter(loop, h);

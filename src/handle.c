@@ -48,6 +48,11 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
     case UV_PROCESS:
       uv__process_close((uv_process_t*) handle);
       break;
+    case UV_UDP:
+      /* Queued sends are cancelled by the close phase, just before the
+       * close callback (uv__udp_destroy). */
+      uv__udp_close((uv_udp_t*) handle);
+      break;
     case UV_SIGNAL:
       /* Becomes close-pending by itself, once no message about it can
        * arrive any more (see signal.c). */
@@ -147,6 +152,8 @@ static int handle_fd(const uv_handle_t* h) {
       return ((const uv_stream_t*) h)->io_watcher.fd;
     case UV_POLL:
       return ((const uv_poll_t*) h)->io_watcher.fd;
+    case UV_UDP:
+      return ((const uv_udp_t*) h)->io_watcher.fd;
     default:
       return -1;
   }
@@ -165,6 +172,7 @@ int uv_fileno(const uv_handle_t* handle, uv_os_fd_t* fd) {
     case UV_NAMED_PIPE:
     case UV_TTY:
     case UV_POLL:
+    case UV_UDP:
       break;
     default:
       /* Timers, idle, prepare, check, async and signals have none. */

@@ -138,6 +138,11 @@ void uv__process_close(uv_process_t* handle);
  * uv_loop_close() before the signal pipe goes. */
 void uv__process_loop_close(uv_loop_t* loop);
 
+void uv__udp_close(uv_udp_t* handle);
+/* Run by the close phase before the close callback: queued sends are
+ * cancelled (UV_ECANCELED) and every send callback runs. */
+void uv__udp_destroy(uv_udp_t* handle);
+
 /* ---------------------------------------------------------------------
  * Time.
  */

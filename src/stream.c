@@ -48,6 +48,25 @@ static int is_stream_type(uv_handle_type type) {
   return type == UV_TCP || type == UV_NAMED_PIPE || type == UV_TTY;
 }
 
+/* The descriptor a handle passed with uv_write2() stands for: a stream's
+ * or a UDP socket's (its watcher sits elsewhere in the structure). -1 for
+ * any other handle. */
+static int send_handle_fd(const uv_stream_t* h) {
+  if (is_stream_type(h->type))
+    return h->io_watcher.fd;
+  if (h->type == UV_UDP)
+    return ((const uv_udp_t*) h)->io_watcher.fd;
+  return -1;
+}
+
+static int check_send_handle(const uv_stream_t* h) {
+  if (!is_stream_type(h->type) && h->type != UV_UDP)
+    return UV_EINVAL;
+  if (send_handle_fd(h) < 0)
+    return UV_EBADF;
+  return 0;
+}
+
 static int is_ipc(const uv_stream_t* s) {
   return s->type == UV_NAMED_PIPE && ((const uv_pipe_t*) s)->ipc;
 }
@@ -205,7 +224,9 @@ static ssize_t write_bufs(uv_stream_t* s, const uv_buf_t* bufs,
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;
         cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &send_handle->io_watcher.fd, sizeof(int));
+        fd = send_handle_fd(send_handle);
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        fd = s->io_watcher.fd;
       }
       r = sendmsg(fd, &msg, MSG_NOSIGNAL);
     } else if (s->flags & UV__STREAM_TERMINAL) {
@@ -350,6 +371,7 @@ int uv_write2(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
   size_t total = 0;
   int was_empty;
   unsigned int i;
+  int err;
 
   if (req == NULL || s == NULL || (bufs == NULL && nbufs > 0) ||
       !is_stream_type(s->type))
@@ -361,10 +383,11 @@ int uv_write2(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
   if (!(s->flags & UV__STREAM_WRITABLE))
     return UV_EPIPE;
   if (send_handle != NULL) {
-    if (!is_ipc(s) || !is_stream_type(send_handle->type))
+    if (!is_ipc(s))
       return UV_EINVAL;
-    if (send_handle->io_watcher.fd < 0)
-      return UV_EBADF;
+    err = check_send_handle(send_handle);
+    if (err != 0)
+      return err;
   }
 
   uv__req_init(s->loop, (uv_req_t*) req, UV_WRITE);
@@ -408,6 +431,7 @@ int uv_write(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
 int uv_try_write2(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs,
                   uv_stream_t* send_handle) {
   ssize_t r;
+  int err;
 
   if (s == NULL || (bufs == NULL && nbufs > 0) || !is_stream_type(s->type))
     return UV_EINVAL;
@@ -423,10 +447,9 @@ int uv_try_write2(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs,
   if (send_handle != NULL && !is_ipc(s))
     send_handle = NULL;
   if (send_handle != NULL) {
-    if (!is_stream_type(send_handle->type))
-      return UV_EINVAL;
-    if (send_handle->io_watcher.fd < 0)
-      return UV_EBADF;
+    err = check_send_handle(send_handle);
+    if (err != 0)
+      return err;
   }
   while (nbufs > 0 && bufs[0].len == 0 && send_handle == NULL) {
     bufs++;
@@ -951,7 +974,9 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
     return UV_EINVAL;
   /* A client that has a descriptor already cannot take the connection;
    * it stays queued for the next uv_accept(). */
-  if (is_stream_type(client->type) && client->io_watcher.fd != -1)
+  if ((is_stream_type(client->type) && client->io_watcher.fd != -1) ||
+      (client->type == UV_UDP &&
+       ((uv_udp_t*) client)->io_watcher.fd != -1))
     return UV_EBUSY;
 
   switch (client->type) {
@@ -967,6 +992,10 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
         flags |= UV__STREAM_SOCKET;
       }
       err = uv__stream_open(client, fd, flags);
+      break;
+    case UV_UDP:
+      /* A datagram socket received over an IPC pipe. */
+      err = is_ipc(server) ? uv_udp_open((uv_udp_t*) client, fd) : UV_EINVAL;
       break;
     default:
       err = UV_EINVAL;
