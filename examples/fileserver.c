@@ -320,10 +320,12 @@ static void file_close_async(struct conn *c) {
   c->refs++;
   c->pending++;
   if (uv_fs_close(loop, &c->fs_close, fd, on_fs_close_done) < 0) {
-    /* Can't happen with a valid req; don't leak the ref. */
+    /* Can't happen with a valid req. Give the ref back without freeing:
+     * every caller still holds the connection (its handles' close
+     * callbacks release it later). */
     uv_fs_req_cleanup(&c->fs_close);
     c->pending--;
-    conn_unref(c);
+    c->refs--;
   }
 }
 
