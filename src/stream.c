@@ -500,8 +500,17 @@ size_t uv_stream_get_write_queue_size(const uv_stream_t* s) {
  * Reading.
  */
 
+/* queued_fds holds received descriptors on a connected IPC pipe, and a
+ * listener's accept retry timer while it waits for descriptors: never
+ * both, but the flag says which. */
+static struct uv__fd_queue* fd_queue(const uv_stream_t* s) {
+  if (s->flags & UV__STREAM_ACCEPT_RETRY)
+    return NULL;
+  return s->queued_fds;
+}
+
 static int queue_fd(uv_stream_t* s, int fd) {
-  struct uv__fd_queue* q = s->queued_fds;
+  struct uv__fd_queue* q = fd_queue(s);
   struct uv__fd_queue* bigger;
   unsigned int size;
   unsigned int i;
@@ -530,7 +539,7 @@ static int queue_fd(uv_stream_t* s, int fd) {
 
 /* The next received descriptor moves up to accepted_fd. */
 static void next_fd(uv_stream_t* s) {
-  struct uv__fd_queue* q = s->queued_fds;
+  struct uv__fd_queue* q = fd_queue(s);
 
   s->accepted_fd = -1;
   if (q == NULL || q->count == 0)
@@ -541,7 +550,7 @@ static void next_fd(uv_stream_t* s) {
 }
 
 int uv__stream_pending_count(const uv_stream_t* s) {
-  const struct uv__fd_queue* q = s->queued_fds;
+  const struct uv__fd_queue* q = fd_queue(s);
 
   if (s->accepted_fd == -1)
     return 0;
@@ -553,8 +562,10 @@ static void close_queued_fds(uv_stream_t* s) {
     uv__close(s->accepted_fd);
     next_fd(s);
   }
-  uv__free(s->queued_fds);
-  s->queued_fds = NULL;
+  if (!(s->flags & UV__STREAM_ACCEPT_RETRY)) {
+    uv__free(s->queued_fds);
+    s->queued_fds = NULL;
+  }
 }
 
 /* recvmsg() on an IPC pipe: the bytes go to buf, the descriptors that
