@@ -3,6 +3,7 @@
 #   make check       build and run every test (gcc), again in a Release
 #                    build, then again under ASan+UBSan (clang)
 #   make check-tsan  the threaded tests under ThreadSanitizer
+#   make node-check  Debian's Node.js 18 runs test/node/ on nodeloop
 #   make bench       benchmarks, nodeloop against Debian's libuv (ours and
 #                    libuv's own, same source)
 #   make install PREFIX=/usr/local
@@ -12,7 +13,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps demo check check-normal check-release check-asan \
-        check-tsan bench install conformance clean
+        check-tsan bench install conformance node-check clean
 
 all: build
 
@@ -69,6 +70,10 @@ install: deps
 
 conformance: build
 	../shared/conformance/check.sh
+
+# Debian's Node.js 18 on Debian's libuv and on nodeloop: same outputs.
+node-check: build
+	@tools/node-check.sh
 
 clean:
 	rm -rf build build-release build-asan build-tsan build-bench
