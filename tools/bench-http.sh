@@ -25,7 +25,7 @@ run() {   # run NAME CMD...: start the server, wait for its line, wrk, stop it
   "$@" > "$www/.out" 2>&1 &
   pid=$!
   i=0
-  while ! grep -q '^listening on http' "$www/.out" && [ $i -lt 100 ]; do
+  while ! grep -q "^listening on http" "$www/.out" && [ $i -lt 300 ]; do
     sleep 0.1; i=$((i + 1))
   done
   url=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$www/.out")
