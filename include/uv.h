@@ -1665,7 +1665,8 @@ struct uv_loop_s {
   unsigned int async_taken;               /* takings of the async stack */
   unsigned int wq_taken;                  /* takings of pool completions */
   uv_signal_t child_watcher;              /* SIGCHLD, while children run */
-  char reserved_tail[88];
+  uv__io_t inotify_io_watcher;            /* inotify_fd, once created */
+  char reserved_tail[32];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

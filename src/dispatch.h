@@ -93,6 +93,28 @@ static inline void uv__dispatch_poll(uv_poll_t* h, int status, int events) {
   nl__cb_leave(loop, h);
 }
 
+/* File event handles: the name of what changed and UV_RENAME and/or
+ * UV_CHANGE. The callback may stop or close any handle. */
+static inline void uv__dispatch_fs_event(uv_fs_event_t* h,
+                                         const char* filename, int events,
+                                         int status) {
+  uv_loop_t* loop = h->loop;
+  nl__cb_enter(loop, h);
+  h->cb(h, filename, events, status);
+  nl__cb_leave(loop, h);
+}
+
+/* File poll handles keep their callback in their private context, hence
+ * the extra argument. prev and curr are valid during the call only. */
+static inline void uv__dispatch_fs_poll(uv_fs_poll_t* h, uv_fs_poll_cb cb,
+                                        int status, const uv_stat_t* prev,
+                                        const uv_stat_t* curr) {
+  uv_loop_t* loop = h->loop;
+  nl__cb_enter(loop, h);
+  cb(h, status, prev, curr);
+  nl__cb_leave(loop, h);
+}
+
 /* Process handles: the child's exit status, or the signal that ended it.
  * The callback may close the handle or spawn again into it. */
 static inline void uv__dispatch_exit(uv_process_t* p, int64_t exit_status,

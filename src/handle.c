@@ -48,6 +48,14 @@ void uv_close(uv_handle_t* handle, uv_close_cb close_cb) {
     case UV_PROCESS:
       uv__process_close((uv_process_t*) handle);
       break;
+    case UV_FS_EVENT:
+      uv__fs_event_close((uv_fs_event_t*) handle);
+      break;
+    case UV_FS_POLL:
+      /* Becomes close-pending by itself, once no stat of it is in flight
+       * (see fs_poll.c). */
+      uv__fs_poll_close((uv_fs_poll_t*) handle);
+      return;
     case UV_UDP:
       /* Queued sends are cancelled by the close phase, just before the
        * close callback (uv__udp_destroy). */
@@ -141,6 +149,26 @@ void* uv_loop_get_data(const uv_loop_t* loop) {
 void uv_loop_set_data(uv_loop_t* loop, void* data) {
   if (loop != NULL)
     loop->data = data;
+}
+
+int uv__handle_getpath(const uv_handle_t* handle, const char* path,
+                       char* buffer, size_t* size) {
+  size_t len;
+
+  if (size == NULL)
+    return UV_EINVAL;
+  if (!uv__is_active(handle) || path == NULL) {
+    *size = 0;
+    return UV_EINVAL;
+  }
+  len = strlen(path);
+  if (buffer == NULL || *size <= len) {
+    *size = len + 1;
+    return UV_ENOBUFS;
+  }
+  memcpy(buffer, path, len + 1);
+  *size = len;
+  return 0;
 }
 
 /* The descriptor of a handle that has one, else -1. */

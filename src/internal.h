@@ -138,6 +138,20 @@ void uv__process_close(uv_process_t* handle);
  * uv_loop_close() before the signal pipe goes. */
 void uv__process_loop_close(uv_loop_t* loop);
 
+/* File watching (linux/fs_event.c, fs_poll.c). uv__fs_poll_close makes
+ * the handle close-pending itself, once no stat of it is in flight. */
+void uv__fs_event_close(uv_fs_event_t* handle);
+void uv__fs_event_loop_close(uv_loop_t* loop);
+int uv__fs_event_loop_fork(uv_loop_t* loop);
+void uv__fs_poll_close(uv_fs_poll_t* handle);
+
+/* uv_fs_event_getpath and uv_fs_poll_getpath: copies path (NULL while the
+ * handle is inactive: UV_EINVAL and *size 0) and its NUL into buffer and
+ * sets *size to its length; if *size is too small, UV_ENOBUFS and *size
+ * set to the length plus one. */
+int uv__handle_getpath(const uv_handle_t* handle, const char* path,
+                       char* buffer, size_t* size);
+
 void uv__udp_close(uv_udp_t* handle);
 /* Run by the close phase before the close callback: queued sends are
  * cancelled (UV_ECANCELED) and every send callback runs. */

@@ -81,6 +81,7 @@ int uv_loop_close(uv_loop_t* loop) {
   }
 
   uv__process_loop_close(loop);  /* process.c: the SIGCHLD watcher */
+  uv__fs_event_loop_close(loop); /* linux/fs_event.c: inotify */
   uv__signal_loop_close(loop);   /* signal.c: the loop's signal pipe */
   uv__async_loop_close(loop);
   uv__poller_close(loop);
@@ -102,6 +103,7 @@ int uv_loop_close(uv_loop_t* loop) {
   loop->async_fd = -1;
   loop->signal_pipefd[0] = -1;
   loop->signal_pipefd[1] = -1;
+  loop->inotify_fd = -1;
   uv__queue_init(uv__queue_of(loop->handle_queue));
   return 0;
 }
@@ -178,6 +180,9 @@ int uv_loop_fork(uv_loop_t* loop) {
   if (err != 0)
     return err;
   err = uv__async_loop_fork(loop);
+  if (err != 0)
+    return err;
+  err = uv__fs_event_loop_fork(loop);  /* linux/fs_event.c: inotify */
   if (err != 0)
     return err;
   return uv__signal_loop_fork(loop);   /* signal.c: a pipe of its own */
