@@ -740,9 +740,17 @@ int uv_spawn(uv_loop_t* loop, uv_process_t* process,
     }
   }
   uv__close(errpipe[0]);
-  if (err != 0) {
+  if (err != 0 && pid < 0) {
     unwatch_children_if_idle(loop);
     goto fail_pipes;
+  }
+  if (err != 0) {
+    /* The child started and its exec failed. As in libuv the parent's
+     * pipe ends stay open (they read EOF): Node.js builds its stdio
+     * sockets on them even after a failed spawn. */
+    unwatch_children_if_idle(loop);
+    close_child_ends(options, child);
+    goto out;
   }
 
   close_child_ends(options, child);

@@ -1,5 +1,7 @@
-// Signals delivered to JavaScript handlers through the loop.
+// Signals delivered to JavaScript handlers through the loop. Node's
+// signal handles do not keep the loop alive: a timer does until the end.
 'use strict';
+const keep = setInterval(() => {}, 1000);
 let n = 0;
 process.on('SIGUSR2', () => {
   console.log('SIGUSR2', ++n);
@@ -10,6 +12,9 @@ process.on('SIGINT', () => {
   console.log('SIGINT handled');
   process.removeAllListeners('SIGUSR2');
   process.removeAllListeners('SIGINT');
-  setTimeout(() => console.log('done'), 10);
+  setTimeout(() => {
+    console.log('done');
+    clearInterval(keep);
+  }, 10);
 });
 process.kill(process.pid, 'SIGUSR2');
