@@ -4,7 +4,7 @@
 # BENCH_RUNS times each; prints the median of each and the ratio (>1 means
 # nodeloop is better). Needs ../shared/conformance (the team's checkout of
 # libuv's benchmark runner); skipped without it.
-#   tools/bench-libuv.sh [REGEX]     default: the stream benchmarks
+#   tools/bench-libuv.sh [REGEX]     default: streams, UDP, spawn
 set -eu
 cd "$(dirname "$0")/.."
 runner=../shared/conformance/run-benchmarks.sh
@@ -12,7 +12,7 @@ if [ ! -x "$runner" ]; then
   echo "bench-libuv: $runner not found; skipped"
   exit 0
 fi
-filter=${1:-'^(ping_pongs|tcp_write_batch|tcp4_pound_100|tcp4_pound_1000|pipe_pound_100|pipe_pound_1000|tcp_pump1_client|tcp_pump100_client|pipe_pump1_client|pipe_pump100_client|tcp_multi_accept2|tcp_multi_accept4|tcp_multi_accept8)$'}
+filter=${1:-'^(ping_pongs|tcp_write_batch|tcp4_pound_100|tcp4_pound_1000|pipe_pound_100|pipe_pound_1000|tcp_pump1_client|tcp_pump100_client|pipe_pump1_client|pipe_pump100_client|tcp_multi_accept2|tcp_multi_accept4|tcp_multi_accept8|ping_udp1|udp_pummel_.*|udp_timed_pummel_.*|spawn)$'}
 runs=${BENCH_RUNS:-3}
 out=build-bench/libuv-suite
 mkdir -p "$out"
@@ -28,6 +28,10 @@ while [ $i -lt "$runs" ]; do
       !ok || got || name == "" { next }
       /write requests in/ { v = $0; sub(/.* in /, "", v); sub(/s\..*/, "", v)
                             print lib, name, v, "s", "lower"; got = 1; next }
+      /pingers, ~ / { v = $0; sub(/.*~ /, "", v); split(v, w, " ")
+                      print lib, name, w[1], "roundtrips/s", "higher"; got = 1; next }
+      /\/s received/ { v = $3; sub(/\/s/, "", v)
+                      print lib, name, v, "received/s", "higher"; got = 1; next }
       /^# [A-Za-z0-9_-]+: [0-9.]+ / {
         key = $2; sub(/:$/, "", key)
         if (name ~ /pump/ && key != name) next
