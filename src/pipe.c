@@ -200,9 +200,7 @@ int nl_pipe_connect2(uv_connect_t* req, uv_pipe_t* pipe, const char* name,
   return pipe_connect(req, pipe, name, namelen, cb);
 }
 
-typedef int (*name_fn)(int, struct sockaddr*, socklen_t*);
-
-static int pipe_name(const uv_pipe_t* pipe, name_fn fn, char* buffer,
+static int pipe_name(const uv_pipe_t* pipe, uv__name_fn fn, char* buffer,
                      size_t* size) {
   struct sockaddr_un sun;
   socklen_t slen = sizeof(sun);

@@ -85,6 +85,16 @@ int uv__socket(int domain, int type, int protocol) {
   return fd;
 }
 
+int uv__socket_name(int fd, uv__name_fn fn, struct sockaddr* name,
+                    int* namelen) {
+  socklen_t len = (socklen_t) *namelen;
+
+  if (fn(fd, name, &len) != 0)
+    return uv__neg_errno();
+  *namelen = (int) len;
+  return 0;
+}
+
 int uv__fd_in_use(const uv_loop_t* loop, int fd) {
   return fd >= 0 && (unsigned int) fd < loop->nwatchers &&
          loop->watchers[fd] != NULL;

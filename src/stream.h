@@ -68,6 +68,12 @@ int uv__pipe_listen(uv_pipe_t* pipe, int backlog, uv_connection_cb cb);
 /* Descriptors received on an IPC pipe and not yet accepted. */
 int uv__stream_pending_count(const uv_stream_t* stream);
 
+/* getsockname() or getpeername() of fd into the caller's buffer of
+ * *namelen bytes (TCP and UDP share it). */
+typedef int (*uv__name_fn)(int, struct sockaddr*, socklen_t*);
+int uv__socket_name(int fd, uv__name_fn fn, struct sockaddr* name,
+                    int* namelen);
+
 /* Creates a non-blocking, close-on-exec socket. */
 int uv__socket(int domain, int type, int protocol);
 

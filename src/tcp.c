@@ -200,23 +200,15 @@ int uv_tcp_connect(uv_connect_t* req, uv_tcp_t* tcp,
   return 0;
 }
 
-typedef int (*name_fn)(int, struct sockaddr*, socklen_t*);
-
-static int tcp_name(const uv_tcp_t* tcp, name_fn fn, struct sockaddr* name,
-                    int* namelen) {
-  socklen_t len;
-
+static int tcp_name(const uv_tcp_t* tcp, uv__name_fn fn,
+                    struct sockaddr* name, int* namelen) {
   if (tcp == NULL || name == NULL || namelen == NULL || *namelen < 0)
     return UV_EINVAL;
   if (tcp->delayed_error != 0)
     return tcp->delayed_error;
   if (tcp->io_watcher.fd < 0)
     return UV_EBADF;
-  len = (socklen_t) *namelen;
-  if (fn(tcp->io_watcher.fd, name, &len) != 0)
-    return uv__neg_errno();
-  *namelen = (int) len;
-  return 0;
+  return uv__socket_name(tcp->io_watcher.fd, fn, name, namelen);
 }
 
 int uv_tcp_getsockname(const uv_tcp_t* tcp, struct sockaddr* name,

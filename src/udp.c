@@ -318,21 +318,13 @@ int uv_udp_connect(uv_udp_t* h, const struct sockaddr* addr) {
   return 0;
 }
 
-typedef int (*name_fn)(int, struct sockaddr*, socklen_t*);
-
 static int get_name(const uv_udp_t* h, struct sockaddr* name, int* namelen,
-                    name_fn fn) {
-  socklen_t len;
-
+                    uv__name_fn fn) {
   if (!is_udp(h) || namelen == NULL || *namelen < 0)
     return UV_EINVAL;
   if (h->io_watcher.fd == -1)
     return UV_EBADF;
-  len = (socklen_t) *namelen;
-  if (fn(h->io_watcher.fd, name, &len) != 0)
-    return uv__neg_errno();
-  *namelen = (int) len;
-  return 0;
+  return uv__socket_name(h->io_watcher.fd, fn, name, namelen);
 }
 
 int uv_udp_getsockname(const uv_udp_t* h, struct sockaddr* name,
