@@ -241,7 +241,9 @@ int uv_fs_poll_start(uv_fs_poll_t* handle, uv_fs_poll_cb poll_cb,
   }
   ctx->cb = poll_cb;
   ctx->path = copy;
-  ctx->interval = interval;
+  /* An interval of 0 would stat back to back, a busy loop on the pool:
+   * the shortest is 1 ms. */
+  ctx->interval = interval != 0 ? interval : 1;
   ctx->generation++;
   ctx->status = UV__FS_POLL_FRESH;
   ctx->submit_error = 0;
