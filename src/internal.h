@@ -251,6 +251,9 @@ void uv__process_title_cleanup(void);
  * Small system helpers (each returns 0 or a negative UV_E* code).
  */
 int uv__close(int fd);                 /* close, ignoring EINTR */
+int uv__nonblock(int fd, int set);     /* sets or clears O_NONBLOCK */
+/* 1 if the loop watches fd for some handle already. */
+int uv__fd_in_use(const uv_loop_t* loop, int fd);
 
 /* errno of the failed call, as a UV_E* code. The one place errno turns
  * into a return value. */

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 void uv__io_init(uv__io_t* w, uv__io_cb cb, int fd) {
@@ -126,6 +127,20 @@ int uv__close(int fd) {
   /* On Linux the descriptor is released even when close() reports EINTR;
    * retrying could close a descriptor another thread just received. */
   if (close(fd) == -1 && errno != EINTR && errno != EINPROGRESS)
+    return uv__neg_errno();
+  return 0;
+}
+
+int uv__fd_in_use(const uv_loop_t* loop, int fd) {
+  return fd >= 0 && (unsigned int) fd < loop->nwatchers &&
+         loop->watchers[fd] != NULL;
+}
+
+/* FIONBIO: one system call where F_GETFL + F_SETFL take two, and the
+ * other status flags (O_APPEND...) stay as they are. */
+int uv__nonblock(int fd, int set) {
+  int on = set != 0;
+  if (ioctl(fd, FIONBIO, &on) != 0)
     return uv__neg_errno();
   return 0;
 }

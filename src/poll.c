@@ -26,7 +26,6 @@
 #include "internal.h"
 #include "dispatch.h"
 
-#include <sys/ioctl.h>
 
 #define UV__POLL_EVENTS \
   (UV_READABLE | UV_WRITABLE | UV_DISCONNECT | UV_PRIORITIZED)
@@ -124,7 +123,6 @@ static void poll_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
  * has set accepted ones non-blocking since 1.2.2): the user of a poll
  * handle must be able to read until EAGAIN. */
 int uv_poll_init(uv_loop_t* loop, uv_poll_t* handle, int fd) {
-  int one = 1;
   int err;
 
   if (loop == NULL || handle == NULL)
@@ -134,10 +132,9 @@ int uv_poll_init(uv_loop_t* loop, uv_poll_t* handle, int fd) {
   err = uv__poller_check_fd(loop, fd);
   if (err != 0)
     return err;
-  /* FIONBIO: one system call where F_GETFL + F_SETFL take two; it keeps
-   * the other status flags (O_APPEND...) as they are. */
-  if (ioctl(fd, FIONBIO, &one) != 0)
-    return uv__neg_errno();
+  err = uv__nonblock(fd, 1);
+  if (err != 0)
+    return err;
 
   uv__handle_init(loop, (uv_handle_t*) handle, UV_POLL);
   handle->poll_cb = NULL;

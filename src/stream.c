@@ -16,7 +16,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -71,13 +70,6 @@ static int is_ipc(const uv_stream_t* s) {
   return s->type == UV_NAMED_PIPE && ((const uv_pipe_t*) s)->ipc;
 }
 
-int uv__nonblock(int fd, int set) {
-  int on = set != 0;
-  if (ioctl(fd, FIONBIO, &on) != 0)
-    return uv__neg_errno();
-  return 0;
-}
-
 int uv__socket(int domain, int type, int protocol) {
   int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd == -1)
@@ -93,11 +85,6 @@ int uv__socket_name(int fd, uv__name_fn fn, struct sockaddr* name,
     return uv__neg_errno();
   *namelen = (int) len;
   return 0;
-}
-
-int uv__fd_in_use(const uv_loop_t* loop, int fd) {
-  return fd >= 0 && (unsigned int) fd < loop->nwatchers &&
-         loop->watchers[fd] != NULL;
 }
 
 /* When accept() fails for want of descriptors, the pending connections

@@ -41,9 +41,6 @@ void uv__stream_init(uv_loop_t* loop, uv_stream_t* stream,
  * UV_EEXIST if the loop already watches that descriptor. */
 int uv__stream_open(uv_stream_t* stream, int fd, unsigned int flags);
 
-/* 1 if the loop watches fd for some handle already. */
-int uv__fd_in_use(const uv_loop_t* loop, int fd);
-
 /* The uv_close() step of every stream type: stops reading and writing,
  * closes the descriptor and makes the handle close-pending. */
 void uv__stream_close(uv_stream_t* stream);
@@ -76,9 +73,6 @@ int uv__socket_name(int fd, uv__name_fn fn, struct sockaddr* name,
 
 /* Creates a non-blocking, close-on-exec socket. */
 int uv__socket(int domain, int type, int protocol);
-
-/* Sets or clears O_NONBLOCK. */
-int uv__nonblock(int fd, int set);
 
 /* TCP options recorded on the handle, applied to a new descriptor. */
 int uv__tcp_apply_options(uv_tcp_t* tcp, int fd);
