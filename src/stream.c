@@ -299,6 +299,13 @@ static void finish_req(uv_stream_t* s, uv_write_t* req, int err) {
   uv__queue_insert_tail(&s->write_completed_queue, &req->queue);
 }
 
+/* Every queued write fails with UV_ECANCELED (callbacks run later). */
+static void cancel_writes(uv_stream_t* s) {
+  while (!uv__queue_empty(&s->write_queue))
+    finish_req(s, uv__container_of(uv__queue_head(&s->write_queue),
+                                   uv_write_t, queue), UV_ECANCELED);
+}
+
 /* Writes queued requests in order until the descriptor is full. Finished
  * ones move to the completed queue; their callbacks run later. */
 static void write_queued(uv_stream_t* s) {
@@ -629,16 +636,13 @@ static void read_again_if_unpolled(uv_stream_t* s) {
   }
 }
 
-/* The peer hung up (a reset, or both directions closed) and the last read
- * drained what it had sent: that is the end of the stream, as libuv
- * reports it, rather than the reset the next read would return. */
-static void read_hup(uv_stream_t* s) {
-  uv_buf_t buf = uv_buf_init(NULL, 0);
-
+/* The end of the stream: the stream stays readable (a new uv_read_start
+ * reports it again) but stops reading. */
+static void read_eof(uv_stream_t* s, const uv_buf_t* buf) {
   s->flags |= UV__STREAM_EOF;
   s->flags &= ~UV__STREAM_READING;
   unwatch(s, UV__POLLIN);
-  uv__dispatch_read(s, UV_EOF, &buf);
+  uv__dispatch_read(s, UV_EOF, buf);
 }
 
 static void read_ready(uv_stream_t* s, unsigned int events) {
@@ -677,19 +681,21 @@ static void read_ready(uv_stream_t* s, unsigned int events) {
       return;
     }
     if (n == 0) {
-      s->flags |= UV__STREAM_EOF;
-      s->flags &= ~UV__STREAM_READING;
-      unwatch(s, UV__POLLIN);
-      uv__dispatch_read(s, UV_EOF, &buf);
+      read_eof(s, &buf);
       return;
     }
     uv__dispatch_read(s, n, &buf);
     /* Drained, or a blocking descriptor that must not be read again
      * before the next event says there is more. */
     if ((size_t) n < buf.len || (s->flags & UV__STREAM_BLOCKING)) {
+      /* The peer hung up (a reset, or both directions closed) and this
+       * read drained what it had sent: that is the end of the stream, as
+       * libuv reports it, rather than the reset the next read returns. */
       if ((size_t) n < buf.len && (events & UV__POLLHUP) &&
-          (s->flags & UV__STREAM_READING) && s->io_watcher.fd != -1)
-        read_hup(s);
+          (s->flags & UV__STREAM_READING) && s->io_watcher.fd != -1) {
+        buf = uv_buf_init(NULL, 0);
+        read_eof(s, &buf);
+      }
       break;
     }
   }
@@ -795,9 +801,7 @@ static void connect_done(uv_stream_t* s) {
   if (s->io_watcher.fd == -1)
     return;
   if (err != 0) {
-    while (!uv__queue_empty(&s->write_queue))
-      finish_req(s, uv__container_of(uv__queue_head(&s->write_queue),
-                                     uv_write_t, queue), UV_ECANCELED);
+    cancel_writes(s);
   } else {
     write_queued(s);
   }
@@ -1062,9 +1066,7 @@ void uv__stream_destroy(uv_stream_t* s) {
     if (creq->cb != NULL)
       uv__dispatch_connect(creq, UV_ECANCELED);
   }
-  while (!uv__queue_empty(&s->write_queue))
-    finish_req(s, uv__container_of(uv__queue_head(&s->write_queue),
-                                   uv_write_t, queue), UV_ECANCELED);
+  cancel_writes(s);
   run_write_callbacks(s);
   if (sreq != NULL && s->shutdown_req == sreq) {
     s->shutdown_req = NULL;
