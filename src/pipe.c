@@ -292,49 +292,43 @@ int uv_pipe_chmod(uv_pipe_t* pipe, int flags) {
   return 0;
 }
 
+/* Hands a fresh pair of descriptors to the caller, each made non-blocking
+ * if its flags ask for it; on failure both are closed. */
+static int hand_out_pair(const int pair[2], int flags0, int flags1,
+                         int out[2]) {
+  int err = 0;
+
+  if (flags0 & UV_NONBLOCK_PIPE)
+    err = uv__nonblock(pair[0], 1);
+  if (err == 0 && (flags1 & UV_NONBLOCK_PIPE))
+    err = uv__nonblock(pair[1], 1);
+  if (err != 0) {
+    uv__close(pair[0]);
+    uv__close(pair[1]);
+    return err;
+  }
+  out[0] = pair[0];
+  out[1] = pair[1];
+  return 0;
+}
+
 int uv_pipe(uv_file fds[2], int read_flags, int write_flags) {
   int p[2];
-  int err;
 
   if (fds == NULL)
     return UV_EINVAL;
   if (pipe2(p, O_CLOEXEC) != 0)
     return uv__neg_errno();
-  err = 0;
-  if (read_flags & UV_NONBLOCK_PIPE)
-    err = uv__nonblock(p[0], 1);
-  if (err == 0 && (write_flags & UV_NONBLOCK_PIPE))
-    err = uv__nonblock(p[1], 1);
-  if (err != 0) {
-    uv__close(p[0]);
-    uv__close(p[1]);
-    return err;
-  }
-  fds[0] = p[0];
-  fds[1] = p[1];
-  return 0;
+  return hand_out_pair(p, read_flags, write_flags, fds);
 }
 
 int uv_socketpair(int type, int protocol, uv_os_sock_t sv[2], int flags0,
                   int flags1) {
   int s[2];
-  int err;
 
   if (sv == NULL)
     return UV_EINVAL;
   if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, protocol, s) != 0)
     return uv__neg_errno();
-  err = 0;
-  if (flags0 & UV_NONBLOCK_PIPE)
-    err = uv__nonblock(s[0], 1);
-  if (err == 0 && (flags1 & UV_NONBLOCK_PIPE))
-    err = uv__nonblock(s[1], 1);
-  if (err != 0) {
-    uv__close(s[0]);
-    uv__close(s[1]);
-    return err;
-  }
-  sv[0] = s[0];
-  sv[1] = s[1];
-  return 0;
+  return hand_out_pair(s, flags0, flags1, sv);
 }
