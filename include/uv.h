@@ -1666,7 +1666,8 @@ struct uv_loop_s {
   unsigned int wq_taken;                  /* takings of pool completions */
   uv_signal_t child_watcher;              /* SIGCHLD, while children run */
   uv__io_t inotify_io_watcher;            /* inotify_fd, once created */
-  char reserved_tail[32];
+  struct nl__obs* obs;                    /* observation, if any */
+  char reserved_tail[24];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

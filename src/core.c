@@ -177,7 +177,11 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
     uv__update_time(loop);
 
   uv__async_run_begin(loop);
+  if (nl__obs_of(loop) != NULL)
+    nl__obs_run_begin(loop->obs);
   while (alive && loop->stop_flag == 0) {
+    if (nl__obs_of(loop) != NULL)
+      nl__obs_iter_begin(loop->obs);
     uv__update_time(loop);
     phase_timers(loop);
 
@@ -204,6 +208,8 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
       phase_timers(loop);
     }
     loop->iteration++;
+    if (nl__obs_of(loop) != NULL)
+      nl__obs_iter_end(loop->obs);
     alive = uv__loop_alive(loop);
     if (mode != UV_RUN_DEFAULT)
       break;

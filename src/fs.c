@@ -115,7 +115,7 @@ static int uv__fs_submit(uv_loop_t* loop, uv_fs_t* req, uv_fs_cb cb) {
   }
   if (uv__fs_try_fast_path(req))
     return 0;
-  err = uv__work_submit(loop, req, &req->work_req, UV__WORK_FAST_IO, fs_work,
+  err = uv__work_submit(loop, req, &req->work_req, NL_WORK_FS, fs_work,
                         fs_done);
   if (err != 0) {
     /* Nothing will run: give back what the request holds, as a failed

@@ -347,7 +347,7 @@ int uv_getaddrinfo(uv_loop_t* loop,
     release_copies(req);
     return req->retcode;
   }
-  err = uv__work_submit(loop, req, &req->work_req, UV__WORK_SLOW_IO, lookup,
+  err = uv__work_submit(loop, req, &req->work_req, NL_WORK_GETADDRINFO, lookup,
                         lookup_done);
   if (err != 0)
     release_copies(req);

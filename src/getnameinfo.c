@@ -69,6 +69,6 @@ int uv_getnameinfo(uv_loop_t* loop,
     lookup(&req->work_req);
     return req->retcode;
   }
-  return uv__work_submit(loop, req, &req->work_req, UV__WORK_SLOW_IO, lookup,
-                         lookup_done);
+  return uv__work_submit(loop, req, &req->work_req, NL_WORK_GETNAMEINFO,
+                         lookup, lookup_done);
 }

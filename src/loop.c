@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "signals.h"
 #include "threadpool.h"
+#include "observe.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -52,6 +53,7 @@ int uv_loop_init(uv_loop_t* loop) {
   err = uv__async_loop_init(loop);
   if (err != 0)
     goto fail_async;
+  nl__obs_loop_init(loop);       /* NODELOOP_TRACE, _BLOCKED_MS, _STATS */
   return 0;
 
 fail_async:
@@ -80,6 +82,7 @@ int uv_loop_close(uv_loop_t* loop) {
       return UV_EBUSY;
   }
 
+  nl__obs_loop_close(loop);      /* observe.h: last report, free */
   uv__process_loop_close(loop);  /* process.c: the SIGCHLD watcher */
   uv__fs_event_loop_close(loop); /* linux/fs_event.c: inotify */
   uv__signal_loop_close(loop);   /* signal.c: the loop's signal pipe */

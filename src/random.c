@@ -189,6 +189,6 @@ int uv_random(uv_loop_t* loop,
   req->cb = cb;
   /* Even an empty request goes through the pool, so that the callback
    * always runs later, from the loop, as callers expect. */
-  return uv__work_submit(loop, req, &req->work_req, UV__WORK_FAST_IO,
+  return uv__work_submit(loop, req, &req->work_req, NL_WORK_RANDOM,
                          random_work, random_done);
 }

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "dispatch.h"
 #include "threadpool.h"
+#include "observe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +34,56 @@ static struct {
   int stopping;
   struct uv__queue queue;         /* submitted, not started, in order */
   struct uv__queue slow_waiting;  /* slow items held back by slow_max */
+  unsigned int queued;            /* items in the two queues */
+  unsigned int busy;              /* workers running an item */
 } pool = {UV_ONCE_INIT};
 
-/* Slow items (DNS) are tagged in the low bit of their loop pointer, which
- * is always clear in a real pointer, so the item needs no extra field. */
+/* An item's request type (NL_WORK_* + 1) is kept in the low three bits of
+ * its loop pointer, always clear in a real one (the loop is 8-aligned):
+ * the item needs no extra field to be known as DNS (slow) or to lead back
+ * to its request. */
+#define ITEM_TAG_MASK ((uintptr_t) 7)
+
 static uv_loop_t* item_loop(const struct uv__work* w) {
-  return (uv_loop_t*) ((uintptr_t) w->loop & ~(uintptr_t) 1);
+  return (uv_loop_t*) ((uintptr_t) w->loop & ~ITEM_TAG_MASK);
+}
+
+static int item_wkind(const struct uv__work* w) {
+  return (int) ((uintptr_t) w->loop & ITEM_TAG_MASK) - 1;
 }
 
 static int item_is_slow(const struct uv__work* w) {
-  return ((uintptr_t) w->loop & 1) != 0;
+  int wkind = item_wkind(w);
+  return wkind == NL_WORK_GETADDRINFO || wkind == NL_WORK_GETNAMEINFO;
+}
+
+static uv_req_t* item_req(struct uv__work* w) {
+  static const size_t offsets[NL_WORK_KIND_COUNT] = {
+      [NL_WORK_FS] = offsetof(uv_fs_t, work_req),
+      [NL_WORK_USER] = offsetof(uv_work_t, work_req),
+      [NL_WORK_GETADDRINFO] = offsetof(uv_getaddrinfo_t, work_req),
+      [NL_WORK_GETNAMEINFO] = offsetof(uv_getnameinfo_t, work_req),
+      [NL_WORK_RANDOM] = offsetof(uv_random_t, work_req),
+  };
+  return (uv_req_t*) ((char*) w - offsets[item_wkind(w)]);
+}
+
+/* Pool lock held. */
+static void count_queued(int delta) {
+  __atomic_store_n(&pool.queued, pool.queued + (unsigned int) delta,
+                   __ATOMIC_RELAXED);
+}
+
+static void count_busy(int delta) {
+  __atomic_store_n(&pool.busy, pool.busy + (unsigned int) delta,
+                   __ATOMIC_RELAXED);
+}
+
+void uv__work_stats(unsigned int* queued, unsigned int* busy,
+                    unsigned int* threads) {
+  *queued = __atomic_load_n(&pool.queued, __ATOMIC_RELAXED);
+  *busy = __atomic_load_n(&pool.busy, __ATOMIC_RELAXED);
+  *threads = __atomic_load_n(&pool.nthreads, __ATOMIC_RELAXED);
 }
 
 /* Put in place of the work function of a cancelled item; never runs. */
@@ -79,6 +120,8 @@ static void post_done(struct uv__work* w) {
 static void worker(void* arg) {
   struct uv__queue* q;
   struct uv__work* w;
+  uv_req_t* req;
+  uint64_t start;
   int slow;
 
   (void) arg;
@@ -102,11 +145,21 @@ static void worker(void* arg) {
       }
       pool.slow_running++;
     }
+    count_queued(-1);
+    count_busy(1);
     uv_mutex_unlock(&pool.mutex);
 
+    /* Items of observed loops carry their submit time (observe.h). */
+    req = item_req(w);
+    start = 0;
+    if (req->reserved[NL__REQ_SUBMIT] != NULL)
+      start = nl__obs_work_begin(req);
     w->work(w);
+    if (start != 0)
+      nl__obs_work_end(req, item_wkind(w), start);
 
     uv_mutex_lock(&pool.mutex);
+    count_busy(-1);
     /* No longer cancellable: see uv__work_cancel. */
     w->work = NULL;
     if (slow) {
@@ -192,29 +245,35 @@ static void reset_after_fork(void) {
 }
 
 int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
-                    enum uv__work_kind kind,
+                    int wkind,
                     void (*work)(struct uv__work* w),
                     void (*done)(struct uv__work* w, int status)) {
+  struct nl__obs* o;
   int err;
 
   uv_once(&pool.once, pool_init);
   uv__req_register(loop, req);
   w->work = work;
   w->done = done;
-  w->loop = kind == UV__WORK_SLOW_IO
-                ? (uv_loop_t*) ((uintptr_t) loop | 1)
-                : loop;
+  w->loop = (uv_loop_t*) ((uintptr_t) loop | (uintptr_t) (wkind + 1));
+  assert(item_req(w) == req);
+  ((uv_req_t*) req)->reserved[NL__REQ_SUBMIT] = NULL;
+  o = nl__obs_of(loop);
+  if (o != NULL)
+    nl__obs_work_submit(o, req, wkind);
   uv_mutex_lock(&pool.mutex);
   if (pool.nthreads == 0) {
     err = start_threads();
     if (err != 0) {
       uv_mutex_unlock(&pool.mutex);
       w->work = NULL;
+      ((uv_req_t*) req)->reserved[NL__REQ_SUBMIT] = NULL;
       uv__req_unregister(loop, req);
       return err;
     }
   }
   uv__queue_insert_tail(&pool.queue, &w->node);
+  count_queued(1);
   if (pool.idle > 0)
     uv_cond_signal(&pool.cond);
   uv_mutex_unlock(&pool.mutex);
@@ -234,6 +293,7 @@ int uv__work_cancel(uv_loop_t* loop, struct uv__work* w) {
                 uv__queue_linked(&w->node);
   if (cancellable) {
     uv__queue_remove(&w->node);
+    count_queued(-1);
     w->work = cancelled_marker;
   }
   uv_mutex_unlock(&pool.mutex);
@@ -249,6 +309,8 @@ void uv__work_done(uv_loop_t* loop) {
   struct uv__queue batch;
   struct uv__queue* q;
   struct uv__work* w;
+  struct nl__obs* o;
+  uv_req_t* req;
   int status;
 
   /* Nothing delivered: a worker raises the flag, under the lock, with
@@ -270,10 +332,13 @@ void uv__work_done(uv_loop_t* loop) {
     loop->spin.events++;
     status = w->work == cancelled_marker ? UV_ECANCELED : 0;
     w->work = NULL;
+    req = item_req(w);
+    o = nl__obs_of(loop);
+    if (o != NULL && req->reserved[NL__REQ_SUBMIT] != NULL)
+      nl__obs_work_done(o, req, item_wkind(w));
     w->loop = item_loop(w);
-    nl__cb_enter(loop, w);
+    /* The done functions dispatch the user's callback (dispatch.h). */
     w->done(w, status);
-    nl__cb_leave(loop, w);
   }
 }
 
@@ -325,7 +390,7 @@ static void user_done(struct uv__work* w, int status) {
   uv_work_t* req = uv__container_of(w, uv_work_t, work_req);
   uv__req_unregister(req->loop, req);
   if (req->after_work_cb != NULL)
-    req->after_work_cb(req, status);
+    uv__dispatch_after_work(req, status);
 }
 
 int uv_cancel(uv_req_t* req) {
@@ -376,6 +441,6 @@ int uv_queue_work(uv_loop_t* loop, uv_work_t* req, uv_work_cb work_cb,
   req->loop = loop;
   req->work_cb = work_cb;
   req->after_work_cb = after_work_cb;
-  return uv__work_submit(loop, req, &req->work_req, UV__WORK_CPU, user_work,
+  return uv__work_submit(loop, req, &req->work_req, NL_WORK_USER, user_work,
                          user_done);
 }
