@@ -77,8 +77,10 @@ static void wake_writer(void) {
 }
 
 /* Hands b (may be NULL) to the writer and gives t a fresh buffer, or none
- * (then t drops records until one is free). */
-static void hand_over(struct nl__trace_thread* t, struct nl__trace_buf* b) {
+ * (then t drops records until one is free); or, when the thread exits,
+ * marks it dead for the writer to free. */
+static void hand_over(struct nl__trace_thread* t, struct nl__trace_buf* b,
+                      int exiting) {
   struct nl__trace* g = &nl__trace_g;
   int wake = 0;
 
@@ -89,6 +91,8 @@ static void hand_over(struct nl__trace_thread* t, struct nl__trace_buf* b) {
     *g->full_tail = b;
     g->full_tail = &b->next;
   }
+  if (exiting)
+    t->dead = 1;
   t->cur = t->dead ? NULL : take_buf(t);
   pthread_mutex_unlock(&g->mutex);
   /* One system call per full buffer (thousands of records), only when the
@@ -100,8 +104,7 @@ static void hand_over(struct nl__trace_thread* t, struct nl__trace_buf* b) {
 static void thread_exit(void* arg) {
   struct nl__trace_thread* t = arg;
 
-  t->dead = 1;
-  hand_over(t, t->cur);
+  hand_over(t, t->cur, 1);
   self = &exited;
 }
 
@@ -161,7 +164,7 @@ static struct nl__trace_rec* rec_slow(const uv_loop_t* loop,
   b = t->cur;
   if (b == NULL || __atomic_load_n(&b->n, __ATOMIC_RELAXED) ==
                        NL__TRACE_BUF_RECS) {
-    hand_over(t, b);
+    hand_over(t, b, 0);
     b = t->cur;
   }
   if (b == NULL) {
