@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -385,14 +386,48 @@ static void read_comm(char* buf, size_t size) {
   buf[n] = '\0';
 }
 
+/* "%p" in the name becomes the process id, so that the processes of a
+ * program (a Node.js parent and its children, a benchmark and its helper)
+ * each write their own file; "%%" is a percent sign. 0 or -1 (too long). */
+static int expand_path(const char* in, char* out, size_t size) {
+  size_t n = 0;
+  int len;
+
+  for (; *in != '\0'; in++) {
+    if (in[0] == '%' && (in[1] == 'p' || in[1] == '%')) {
+      if (in[1] == 'p')
+        len = snprintf(out + n, size - n, "%ld", (long) getpid());
+      else
+        len = snprintf(out + n, size - n, "%%");
+      if (len < 0 || (size_t) len >= size - n)
+        return -1;
+      n += (size_t) len;
+      in++;
+      continue;
+    }
+    if (n + 1 >= size)
+      return -1;
+    out[n++] = *in;
+  }
+  out[n] = '\0';
+  return 0;
+}
+
 static void start(void) {
   struct nl__trace* g = &nl__trace_g;
-  const char* path = getenv("NODELOOP_TRACE");
+  const char* name = getenv("NODELOOP_TRACE");
+  char path[PATH_MAX];
   sigset_t all, old;
   pthread_attr_t attr;
   pthread_t th;
   int err;
 
+  if (expand_path(name, path, sizeof(path)) != 0) {
+    g->err = UV_ENAMETOOLONG;
+    fprintf(stderr, "nodeloop: NODELOOP_TRACE=%s: name too long; running"
+            " untraced\n", name);
+    return;
+  }
   g->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (g->fd < 0) {
     g->err = -errno;

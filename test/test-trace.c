@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -428,4 +429,39 @@ TEST(fork_child_untraced) {
                        "nl_trace_test_child_cb", (char*) NULL));
   CHECK(check_trace(file, "--symbol", "nl_trace_test_child_cb",
                     (char*) NULL) != 0);
+}
+
+/* "%p" in the name is the process id: one file per process. */
+TEST(pid_in_file_name) {
+  char pattern[512];
+  char file[600];
+  char found[600] = "";
+  struct run r = {pattern, NULL, NULL};
+  struct dirent* e;
+  DIR* d;
+  int files = 0;
+  int status;
+  long pid;
+  char rest[16];
+
+  snprintf(pattern, sizeof(pattern), "%s/trace-%%p-%%%%.json",
+           nl_test_tmpdir());
+  status = run_helper(&r, "two_loops", NULL);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  d = opendir(nl_test_tmpdir());
+  CHECK(d != NULL);
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, "trace-", 6) != 0)
+      continue;
+    files++;
+    snprintf(found, sizeof(found), "%s", e->d_name);
+  }
+  closedir(d);
+  CHECK_EQ(files, 1);
+  /* trace-<pid>-%.json, with the helper's pid (not ours). */
+  CHECK_EQ(sscanf(found, "trace-%ld-%15s", &pid, rest), 2);
+  CHECK_EQ(strcmp(rest, "%.json"), 0);
+  CHECK(pid > 0 && pid != (long) getpid());
+  snprintf(file, sizeof(file), "%s/%s", nl_test_tmpdir(), found);
+  CHECK_OK(check_trace(file, "--callbacks", "--loops", "2", (char*) NULL));
 }
