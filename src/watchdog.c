@@ -613,6 +613,8 @@ static int wd_open(struct nl__obs* o, uint64_t ms, nl_blocked_cb cb,
   return 0;
 }
 
+/* From uv_loop_init (NODELOOP_BLOCKED_MS): reports in the default format.
+ * 0, UV_EINVAL, UV_ENOMEM or UV_EAGAIN. */
 int nl__wd_loop_open(struct nl__obs* o, uint64_t threshold_ms) {
   return wd_open(o, threshold_ms, NULL, NULL);
 }
@@ -659,12 +661,9 @@ void nl__wd_loop_close(struct nl__obs* o) {
   uv__free(w);
 }
 
-static int current_tid(void) {
-  return (int) syscall(SYS_gettid);
-}
-
-/* Turns the watchdog on, off, or changes its threshold; the observation
- * state stays attached once made (a callback on the stack may hold it). */
+/* nodeloop.h. Turns the watchdog on, off, or changes its threshold and
+ * callback; the observation state stays attached once made (a callback
+ * on the stack may hold it). */
 int nl_loop_set_blocked_threshold(uv_loop_t* loop, uint64_t ms,
                                   nl_blocked_cb cb, void* data) {
   struct nl__obs* o;
@@ -710,7 +709,7 @@ int nl_loop_set_blocked_threshold(uv_loop_t* loop, uint64_t ms,
   }
   /* Turned on inside uv_run, the entry hook has not named the thread. */
   if (o->tid == 0)
-    o->tid = current_tid();
+    o->tid = (int) syscall(SYS_gettid);
   o->flags |= NL__OBS_WATCHDOG;
   nl__wd_update(o, uv__hrtime_ns());
   return 0;

@@ -18,7 +18,7 @@
 
 #define MS 1000000ull
 
-static volatile int sink;
+static atomic_int sink;   /* work after a call, so it is not a tail call */
 
 /* Keeps the thread busy for ms; short sleeps, so that a sanitizer that
  * delivers signals at system calls delivers the watchdog's too. */
