@@ -120,18 +120,26 @@ typedef struct nl_blocked_report_s {
   const void* callback;          /* the user's function, or NULL */
   const char* symbol;            /* its name if dladdr finds one, or NULL */
   uint64_t elapsed_ns;           /* so far; the total when done */
-  int nframes;                   /* the loop thread's stack (not when done) */
-  void* const* frames;
-  const char* const* frame_names;  /* symbolized, entries may be NULL */
+  int nframes;                   /* the loop thread's stack (not when done;
+                                    0 when the thread did not answer) */
+  void* const* frames;           /* innermost first */
+  const char* const* frame_names;  /* dladdr's symbol names, entries NULL
+                                      where it has none */
 } nl_blocked_report_t;
 
+/* The report and its arrays are valid during the call only. */
 typedef void (*nl_blocked_cb)(const nl_blocked_report_t* report, void* data);
 
 /* Reports a callback, or a phase outside the kernel wait, that runs
- * longer than `ms` on this loop: `cb` is called on the watchdog's thread
- * while it runs (done = 0) and once more when it ends (done = 1). With
- * cb NULL the reports go to stderr (or NODELOOP_BLOCKED_LOG). ms = 0
- * turns it off. From the loop's thread. 0, UV_EINVAL or UV_ENOMEM. */
+ * longer than `ms` on this loop (time waiting for I/O never counts): `cb`
+ * is called on the watchdog's thread while it runs (done = 0), and once
+ * more, also on the watchdog's thread, after it has ended (done = 1, up
+ * to a quarter of the threshold later, at most 250 ms). A loop closed or
+ * turned off before that gets no done = 1. `cb` must not call this
+ * function. With cb NULL the reports go to stderr (or NODELOOP_BLOCKED_LOG).
+ * ms = 0 turns it off. From the loop's thread. 0, UV_EINVAL (no loop, ms
+ * too large), UV_ENOMEM, UV_EAGAIN (no watchdog thread) or UV_ENOTSUP (a
+ * build without observation hooks). */
 UV_EXTERN int nl_loop_set_blocked_threshold(uv_loop_t* loop, uint64_t ms,
                                             nl_blocked_cb cb, void* data);
 
