@@ -115,15 +115,18 @@ check() {   # check WHAT FILE: tools/node-trace-check.py WHAT FILE, indented
   fi
 }
 trace=$(pwd)/$out/observe-trace.json
-rm -f "$trace"
+rm -f "$trace" "$out/observe-http.json"
 obs observe-trace NODELOOP_TRACE="$trace" -- test/node/observe-trace.js
 check trace "$trace"
+# Also the trace docs/observability.md walks through, kept in $out.
+obs observe-http NODELOOP_TRACE="$(pwd)/$out/observe-http.json" -- test/node/observe-http.js
+check http "$out/observe-http.json"
 obs observe-block NODELOOP_BLOCKED_MS=100 -- test/node/observe-block.js
 check blocked "$out/observe-block.err"
 obs observe-stats NODELOOP_STATS=1 -- test/node/observe-trace.js
 cat "$out/observe-stats.out" "$out/observe-stats.err" > "$out/observe-stats.all"
 check stats "$out/observe-stats.all"
-for name in observe-trace observe-block observe-stats; do
+for name in observe-trace observe-http observe-block observe-stats; do
   tail -n 1 "$out/$name.out" | grep -qx 'exit code 0' ||
     { printf 'FAIL  %s: %s\n' "$name" "$(tail -n 1 "$out/$name.out")"; obs_fail=1; }
 done

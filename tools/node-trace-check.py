@@ -3,6 +3,8 @@
 
   node-trace-check.py trace TRACE.json    a NODELOOP_TRACE trace of
                                           test/node/observe-trace.js
+  node-trace-check.py http TRACE.json     a trace of test/node/observe-http.js
+                                          (the structure, accept/read/write)
   node-trace-check.py blocked STDERR      NODELOOP_BLOCKED_MS output of
                                           test/node/observe-block.js
   node-trace-check.py stats OUTPUT        NODELOOP_STATS=1 output
@@ -94,7 +96,7 @@ def innermost(slices, track, ts):
     return best
 
 
-def check_trace(path):
+def check_trace(path, full=True):
     try:
         with open(path) as f:
             doc = json.load(f)
@@ -175,6 +177,11 @@ def check_trace(path):
                    sorted({(s.enclosing("phase") or s).name for s in found})))
         return inside
 
+    if not full:
+        for k in ("accept", "read"):
+            cb_in(k, ["poll"])
+        cb_in("write", ["poll", "pending"])
+        return
     cb_in("timer", ["timers"])
     cb_in("check", ["check"])
     for k in ("connect", "accept", "read"):
@@ -250,10 +257,11 @@ def check_stats(path):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("trace", "blocked", "stats"):
+    modes = {"trace": check_trace, "http": lambda p: check_trace(p, False),
+             "blocked": check_blocked, "stats": check_stats}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
         sys.exit(__doc__)
-    {"trace": check_trace, "blocked": check_blocked,
-     "stats": check_stats}[sys.argv[1]](sys.argv[2])
+    modes[sys.argv[1]](sys.argv[2])
     sys.exit(1 if failures else 0)
 
 
