@@ -117,56 +117,106 @@ void uv__make_close_pending(uv_handle_t* h) {
   loop->closing_head = h;
 }
 
-static void phase_timers(uv_loop_t* loop) {
-  nl__phase_enter(loop, NL__PHASE_TIMERS);
-  uv__run_timers(loop);
-  nl__phase_leave(loop, NL__PHASE_TIMERS);
+/* The phases. Each takes the loop's observation state `o`; uv_run() calls
+ * them through run_iteration(), inlined twice: once with o = NULL for
+ * loops nobody observes (the hooks compile away), once with the state. */
+#define NL__INLINE static inline __attribute__((always_inline))
+
+NL__INLINE void phase_timers(uv_loop_t* loop, struct nl__obs* o) {
+  nl__phase_enter(loop, o, NL__PHASE_TIMERS);
+  if (o != NULL || loop->timer_heap_min != NULL)
+    uv__run_timers(loop);
+  nl__phase_leave(loop, o, NL__PHASE_TIMERS);
 }
 
-static void phase_pending(uv_loop_t* loop) {
-  nl__phase_enter(loop, NL__PHASE_PENDING);
+NL__INLINE void phase_pending(uv_loop_t* loop, struct nl__obs* o) {
+  nl__phase_enter(loop, o, NL__PHASE_PENDING);
   uv__run_pending(loop);
-  nl__phase_leave(loop, NL__PHASE_PENDING);
+  nl__phase_leave(loop, o, NL__PHASE_PENDING);
 }
 
-static void phase_idle(uv_loop_t* loop) {
-  nl__phase_enter(loop, NL__PHASE_IDLE);
-  uv__run_idle(loop);
-  nl__phase_leave(loop, NL__PHASE_IDLE);
+NL__INLINE void phase_idle(uv_loop_t* loop, struct nl__obs* o) {
+  nl__phase_enter(loop, o, NL__PHASE_IDLE);
+  /* Unobserved, an empty phase is not even entered. */
+  if (o != NULL || !uv__queue_empty(&loop->idle_handles))
+    uv__run_idle(loop);
+  nl__phase_leave(loop, o, NL__PHASE_IDLE);
 }
 
-static void phase_prepare(uv_loop_t* loop) {
-  nl__phase_enter(loop, NL__PHASE_PREPARE);
-  uv__run_prepare(loop);
-  nl__phase_leave(loop, NL__PHASE_PREPARE);
+NL__INLINE void phase_prepare(uv_loop_t* loop, struct nl__obs* o) {
+  nl__phase_enter(loop, o, NL__PHASE_PREPARE);
+  /* Unobserved, an empty phase is not even entered. */
+  if (o != NULL || !uv__queue_empty(&loop->prepare_handles))
+    uv__run_prepare(loop);
+  nl__phase_leave(loop, o, NL__PHASE_PREPARE);
 }
 
-static void phase_poll(uv_loop_t* loop, int timeout) {
+NL__INLINE void phase_poll(uv_loop_t* loop, struct nl__obs* o, int timeout) {
   int round;
 
-  nl__phase_enter(loop, NL__PHASE_POLL);
+  nl__phase_enter(loop, o, NL__PHASE_POLL);
   uv__poller_poll(loop, timeout);
   for (round = 0; round < UV__PENDING_ROUNDS_AFTER_POLL; round++)
     if (!uv__run_pending(loop))
       break;
-  nl__phase_leave(loop, NL__PHASE_POLL);
+  nl__phase_leave(loop, o, NL__PHASE_POLL);
 }
 
-static void phase_check(uv_loop_t* loop) {
-  nl__phase_enter(loop, NL__PHASE_CHECK);
-  uv__run_check(loop);
-  nl__phase_leave(loop, NL__PHASE_CHECK);
+NL__INLINE void phase_check(uv_loop_t* loop, struct nl__obs* o) {
+  nl__phase_enter(loop, o, NL__PHASE_CHECK);
+  /* Unobserved, an empty phase is not even entered. */
+  if (o != NULL || !uv__queue_empty(&loop->check_handles))
+    uv__run_check(loop);
+  nl__phase_leave(loop, o, NL__PHASE_CHECK);
 }
 
-static void phase_close(uv_loop_t* loop) {
-  nl__phase_enter(loop, NL__PHASE_CLOSING);
-  run_closing_handles(loop);
-  nl__phase_leave(loop, NL__PHASE_CLOSING);
+NL__INLINE void phase_close(uv_loop_t* loop, struct nl__obs* o) {
+  nl__phase_enter(loop, o, NL__PHASE_CLOSING);
+  if (loop->closing_head != NULL)
+    run_closing_handles(loop);
+  nl__phase_leave(loop, o, NL__PHASE_CLOSING);
+}
+
+/* One iteration, in the order of the diagram at the top of this file. */
+NL__INLINE void run_iteration(uv_loop_t* loop, struct nl__obs* o,
+                              uv_run_mode mode) {
+  int can_sleep;
+  int timeout;
+
+  if (o != NULL)
+    nl__obs_iter_begin(o);
+  uv__update_time(loop);
+  phase_timers(loop, o);
+
+  /* UV_RUN_ONCE must not block when this iteration had pending or idle
+   * callbacks to run, even if they stopped themselves since. */
+  can_sleep = uv__queue_empty(&loop->pending_queue) &&
+              uv__queue_empty(&loop->idle_handles);
+  phase_pending(loop, o);
+  phase_idle(loop, o);
+  phase_prepare(loop, o);
+
+  timeout = 0;
+  if (mode == UV_RUN_DEFAULT || (mode == UV_RUN_ONCE && can_sleep))
+    timeout = backend_timeout(loop);
+  phase_poll(loop, o, timeout);
+
+  phase_check(loop, o);
+  phase_close(loop, o);
+
+  if (mode == UV_RUN_ONCE) {
+    /* UV_RUN_ONCE promises progress: a poll that ended by its timeout
+     * must still run the timer it waited for. */
+    uv__update_time(loop);
+    phase_timers(loop, o);
+  }
+  loop->iteration++;
+  if (o != NULL)
+    nl__obs_iter_end(o);
 }
 
 int uv_run(uv_loop_t* loop, uv_run_mode mode) {
-  int can_sleep;
-  int timeout;
+  struct nl__obs* o;
   int alive;
 
   if (loop == NULL || (unsigned int) mode > UV_RUN_NOWAIT)
@@ -177,39 +227,15 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
     uv__update_time(loop);
 
   uv__async_run_begin(loop);
-  if (nl__obs_of(loop) != NULL)
-    nl__obs_run_begin(loop->obs);
   while (alive && loop->stop_flag == 0) {
-    if (nl__obs_of(loop) != NULL)
-      nl__obs_iter_begin(loop->obs);
-    uv__update_time(loop);
-    phase_timers(loop);
-
-    /* UV_RUN_ONCE must not block when this iteration had pending or idle
-     * callbacks to run, even if they stopped themselves since. */
-    can_sleep = uv__queue_empty(&loop->pending_queue) &&
-                uv__queue_empty(&loop->idle_handles);
-    phase_pending(loop);
-    phase_idle(loop);
-    phase_prepare(loop);
-
-    timeout = 0;
-    if (mode == UV_RUN_DEFAULT || (mode == UV_RUN_ONCE && can_sleep))
-      timeout = backend_timeout(loop);
-    phase_poll(loop, timeout);
-
-    phase_check(loop);
-    phase_close(loop);
-
-    if (mode == UV_RUN_ONCE) {
-      /* UV_RUN_ONCE promises progress: a poll that ended by its timeout
-       * must still run the timer it waited for. */
-      uv__update_time(loop);
-      phase_timers(loop);
+    /* Read each iteration: a callback may start observing the loop. */
+    o = nl__obs_of(loop);
+    if (o == NULL) {
+      run_iteration(loop, NULL, mode);
+    } else {
+      nl__obs_run_begin(o);
+      run_iteration(loop, o, mode);
     }
-    loop->iteration++;
-    if (nl__obs_of(loop) != NULL)
-      nl__obs_iter_end(loop->obs);
     alive = uv__loop_alive(loop);
     if (mode != UV_RUN_DEFAULT)
       break;

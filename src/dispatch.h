@@ -23,15 +23,18 @@ enum nl__phase {
   NL__PHASE_CLOSING
 };
 
-static inline void nl__phase_enter(uv_loop_t* loop, enum nl__phase phase) {
-  struct nl__obs* o = nl__obs_of(loop);
+/* Phase brackets. `o` is the loop's observation state, or a constant NULL
+ * in the copy of the iteration that uv_run() uses for unobserved loops,
+ * where these reduce to the store of the phase. */
+static inline void nl__phase_enter(uv_loop_t* loop, struct nl__obs* o,
+                                   enum nl__phase phase) {
   loop->phase = (int) phase;
   if (o != NULL)
     nl__obs_phase_enter(o, (int) phase);
 }
 
-static inline void nl__phase_leave(uv_loop_t* loop, enum nl__phase phase) {
-  struct nl__obs* o = nl__obs_of(loop);
+static inline void nl__phase_leave(uv_loop_t* loop, struct nl__obs* o,
+                                   enum nl__phase phase) {
   if (o != NULL)
     nl__obs_phase_leave(o, (int) phase);
   loop->phase = NL__PHASE_NONE;
@@ -48,15 +51,18 @@ static inline const void* nl__fn_to_ptr(void (*fn)(void)) {
 
 /* Runs `call`, one user callback of the given kind on `obj` (the handle
  * or request), bracketed by the hooks. The observation state is read
- * once: the callback may free obj. */
+ * once: the callback may free obj. The call is written twice so that on
+ * the usual path nothing has to live across it. */
 #define NL__CB(loop, kind, obj, fn, call)                                    \
   do {                                                                       \
     struct nl__obs* nl_o_ = nl__obs_of(loop);                                \
-    if (nl_o_ != NULL)                                                       \
+    if (__builtin_expect(nl_o_ == NULL, 1)) {                                \
+      call;                                                                  \
+    } else {                                                                 \
       nl__obs_cb_enter(nl_o_, (kind), (obj), nl__fn_addr(fn));               \
-    call;                                                                    \
-    if (nl_o_ != NULL)                                                       \
+      call;                                                                  \
       nl__obs_cb_leave(nl_o_);                                               \
+    }                                                                        \
   } while (0)
 
 static inline void uv__dispatch_timer(uv_timer_t* t) {

@@ -105,7 +105,7 @@ static inline struct nl__obs* nl__obs_of(const uv_loop_t* loop) {
 #endif
 }
 
-void nl__obs_run_begin(struct nl__obs* o);      /* uv_run entry */
+void nl__obs_run_begin(struct nl__obs* o);  /* each observed iteration */
 void nl__obs_iter_begin(struct nl__obs* o);
 void nl__obs_iter_end(struct nl__obs* o);
 void nl__obs_phase_enter(struct nl__obs* o, int phase);

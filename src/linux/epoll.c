@@ -200,7 +200,6 @@ static void dispatch_events(uv_loop_t* loop, struct epoll_event* events,
 
 void uv__poller_poll(uv_loop_t* loop, int timeout) {
   struct epoll_event events[UV__MAX_EVENTS];
-  struct nl__obs* obs;
   uint64_t deadline = 0;
   int rounds = 0;
   int n;
@@ -212,10 +211,10 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   if (timeout > 0)
     deadline = loop->time + (uint64_t) timeout;
   /* The time this may block (the spin included) is the kernel wait of
-   * observe.h; dispatching events after it is not. */
-  obs = nl__obs_of(loop);
-  if (obs != NULL && timeout != 0)
-    nl__obs_wait_enter(obs);
+   * observe.h; dispatching events after it is not. The state is read at
+   * each use rather than kept across the calls in between. */
+  if (timeout != 0 && nl__obs_of(loop) != NULL)
+    nl__obs_wait_enter(loop->obs);
   if (timeout != 0) {
     if (uv__async_spin(loop, timeout) && uv__async_poll_check(loop)) {
       timeout = 0;
@@ -234,8 +233,8 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
       loop->async_io_watcher.armed != 0) {
     uv__update_time(loop);
     uv__async_wait_end(loop);
-    if (obs != NULL)
-      nl__obs_wait_leave(obs);
+    if (nl__obs_of(loop) != NULL)
+      nl__obs_wait_leave(loop->obs);
     return;
   }
 
@@ -244,11 +243,11 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
       timeout = 0;
     if (timeout != 0 && uv__async_sleep_begin(loop))
       timeout = 0;
-    if (obs != NULL && timeout != 0)
-      nl__obs_wait_enter(obs);
+    if (timeout != 0 && nl__obs_of(loop) != NULL)
+      nl__obs_wait_enter(loop->obs);
     n = wait_events(loop, events, timeout);
-    if (obs != NULL)
-      nl__obs_wait_leave(obs);
+    if (nl__obs_of(loop) != NULL)
+      nl__obs_wait_leave(loop->obs);
     if (timeout != 0)
       uv__async_sleep_end(loop);
     /* The callbacks below see the time at which the wait returned. */
