@@ -84,7 +84,7 @@ typedef struct nl_histogram_s {
 typedef struct nl_loop_metrics_s {
   size_t size;                   /* set by the caller: sizeof(*this) */
   int enabled;                   /* 0: collection is off, all below 0 */
-  uint64_t iterations;
+  uint64_t iterations;           /* since collection began */
   uint64_t phase_time_ns[NL_PHASE_COUNT];      /* kernel wait excluded */
   uint64_t phase_callbacks[NL_PHASE_COUNT];
   uint64_t wait_time_ns;         /* waiting in the kernel (poll phase) */

@@ -121,6 +121,13 @@ uv_loop_t* uv_default_loop(void) {
   return default_loop_ptr;
 }
 
+/* For the trace writer (trace.c), which names the default loop's thread:
+ * true once uv_default_loop() has handed this loop out. */
+int uv__loop_is_default(const uv_loop_t* loop);
+int uv__loop_is_default(const uv_loop_t* loop) {
+  return loop != NULL && loop == default_loop_ptr;
+}
+
 uv_loop_t* uv_loop_new(void) {
   uv_loop_t* loop = uv__malloc(sizeof(*loop));
   if (loop == NULL)
