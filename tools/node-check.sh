@@ -70,6 +70,7 @@ mkdir -p "$out"
 fail=0
 for js in test/node/*.js; do
   name=$(basename "$js" .js)
+  case $name in observe-*) continue;; esac   # nodeloop only, below
   set +e
   run_node "$libs" "$js" > "$out/$name.libuv" 2>&1
   rc1=$?
@@ -87,4 +88,47 @@ for js in test/node/*.js; do
   fi
 done
 [ $fail = 0 ] && echo "node-check: every script behaves the same on nodeloop"
-exit $fail
+
+# Seeing the loop (docs/observability.md), on nodeloop only: a trace of
+# test/node/observe-trace.js (NODELOOP_TRACE), the watchdog's report on
+# test/node/observe-block.js (NODELOOP_BLOCKED_MS) and the metrics table
+# (NODELOOP_STATS). tools/node-trace-check.py says what is expected.
+obs_fail=0
+obs() {   # obs NAME VAR=VALUE... -- SCRIPT: node on nodeloop, output in $out/NAME
+  name=$1; shift
+  set +e
+  (
+    while [ "$1" != -- ]; do export "${1?}"; shift; done
+    shift
+    run_node "$ours:$libs" "$@" > "$out/$name.out" 2> "$out/$name.err"
+    echo "exit code $?" >> "$out/$name.out"
+  )
+  set -e
+}
+check() {   # check WHAT FILE: tools/node-trace-check.py WHAT FILE, indented
+  if python3 tools/node-trace-check.py "$1" "$2" > "$out/check-$1.txt" 2>&1; then
+    printf 'ok    observe: %s (%s)\n' "$1" "$(grep -c '^ok' "$out/check-$1.txt") expectations"
+  else
+    printf 'FAIL  observe: %s\n' "$1"
+    sed 's/^/      /' "$out/check-$1.txt" | grep -v '^      ok' | head -30
+    obs_fail=1
+  fi
+}
+trace=$(pwd)/$out/observe-trace.json
+rm -f "$trace" "$out/observe-http.json"
+obs observe-trace NODELOOP_TRACE="$trace" -- test/node/observe-trace.js
+check trace "$trace"
+# Also the trace docs/observability.md walks through, kept in $out.
+obs observe-http NODELOOP_TRACE="$(pwd)/$out/observe-http.json" -- test/node/observe-http.js
+check http "$out/observe-http.json"
+obs observe-block NODELOOP_BLOCKED_MS=100 -- test/node/observe-block.js
+check blocked "$out/observe-block.err"
+obs observe-stats NODELOOP_STATS=1 -- test/node/observe-trace.js
+cat "$out/observe-stats.out" "$out/observe-stats.err" > "$out/observe-stats.all"
+check stats "$out/observe-stats.all"
+for name in observe-trace observe-http observe-block observe-stats; do
+  tail -n 1 "$out/$name.out" | grep -qx 'exit code 0' ||
+    { printf 'FAIL  %s: %s\n' "$name" "$(tail -n 1 "$out/$name.out")"; obs_fail=1; }
+done
+[ $obs_fail = 0 ] && echo "node-check: trace, blocked-loop report and metrics as expected"
+exit $((fail | obs_fail))
