@@ -210,7 +210,7 @@ void nl__obs_cb_enter(struct nl__obs* o, int kind, const void* obj,
     o->flow_next = 0;
   }
   if (kind == NL__CB_TIMER && (o->flags & NL__OBS_METRICS)) {
-    due = ((const uv_timer_t*) obj)->timeout * 1000000u;
+    due = o->timer_due * 1000000u;
     nl__metrics_timer_lag(o, f->start > due ? f->start - due : 0);
   }
   if (o->flags & NL__OBS_WATCHDOG)

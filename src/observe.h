@@ -83,6 +83,7 @@ struct nl__obs {
   uint64_t busy_start;           /* phase running outside the wait since */
   uint64_t wait_in_phase;        /* ns of kernel wait in this phase */
   uintptr_t flow_next;           /* request whose completion runs next */
+  uint64_t timer_due;            /* ms: due time of the timer run next */
   struct nl__obs_frame frames[NL__OBS_MAX_DEPTH];
   struct nl__trace_loop* trace;    /* trace.c */
   struct nl__wd_loop* wd;          /* watchdog.c */

@@ -320,6 +320,10 @@ void uv__run_timers(uv_loop_t* loop) {
     t = loop->timer_heap_min;
     if (t == NULL || t->timeout > loop->time || t->start_id >= limit)
       return;
+    /* Lateness is measured against this due time, which a repeating
+     * timer's restart below replaces. */
+    if (nl__obs_of(loop) != NULL)
+      loop->obs->timer_due = t->timeout;
     uv_timer_stop(t);
     if (t->repeat != 0)
       uv_timer_start(t, t->timer_cb, t->repeat, t->repeat);

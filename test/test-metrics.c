@@ -687,3 +687,34 @@ TEST(stats_exit_while_loop_runs) {
   /* A sanitizer's report would be on stderr. */
   CHECK_EQ(strlen(slurp(err)), 0);
 }
+
+/* A repeating timer is late against the due time it had, not against the
+ * next one its restart sets before the callback runs: a 5 ms repeat whose
+ * first callback busy-waits 30 ms runs its second one at least 25 ms late. */
+static int repeat_ran;
+
+static void repeat_cb(uv_timer_t* h) {
+  if (++repeat_ran == 1)
+    busy_wait_ns(30 * MS);
+  else
+    uv_timer_stop(h);
+}
+
+TEST(timer_lag_of_repeating_timer) {
+  uv_loop_t loop;
+  uv_timer_t t;
+  nl_loop_metrics_t m;
+
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(nl_loop_metrics_enable(&loop));
+  CHECK_OK(uv_timer_init(&loop, &t));
+  CHECK_OK(uv_timer_start(&t, repeat_cb, 5, 5));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(repeat_ran, 2);
+  read_metrics(&loop, &m);
+  CHECK_EQ(m.timer_lag.count, 2);
+  CHECK(m.timer_lag.max >= 25 * MS * 15 / 16);
+  uv_close((uv_handle_t*) &t, NULL);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_OK(uv_loop_close(&loop));
+}
