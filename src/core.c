@@ -28,7 +28,8 @@ int uv_loop_alive(const uv_loop_t* loop) {
 
 /* 0 when anything can run without waiting; otherwise the time until the
  * nearest timer, or -1 (wait for I/O without limit). */
-static int backend_timeout(const uv_loop_t* loop) {
+static inline __attribute__((always_inline)) int backend_timeout(
+    const uv_loop_t* loop) {
   if (loop->stop_flag != 0)
     return 0;
   if (loop->active_handles == 0 && loop->active_reqs.count == 0)

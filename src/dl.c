@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Stored in lib->errmsg when copying the linker's message fails, so that
@@ -83,4 +84,30 @@ const char* uv_dlerror(const uv_lib_t* lib) {
   if (lib == NULL || lib->errmsg == NULL)
     return "no error";
   return lib->errmsg;
+}
+
+/* C++'s runtime demangler, when the process has one (a C++ program such
+ * as Node.js does): looked up, not linked, so that the library still
+ * depends on libc alone. */
+typedef char* (*demangle_fn)(const char* name, char* buf, size_t* len,
+                             int* status);
+
+char* nl__demangle(const char* name) {
+  demangle_fn fn;
+  void* sym;
+  int status = -1;
+  char* out;
+
+  if (name == NULL || name[0] != '_' || name[1] != 'Z')
+    return NULL;
+  sym = dlsym(RTLD_DEFAULT, "__cxa_demangle");
+  if (sym == NULL)
+    return NULL;
+  memcpy(&fn, &sym, sizeof(fn));
+  out = fn(name, NULL, NULL, &status);
+  if (status != 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
 }

@@ -157,6 +157,11 @@ void uv__udp_close(uv_udp_t* handle);
  * cancelled (UV_ECANCELED) and every send callback runs. */
 void uv__udp_destroy(uv_udp_t* handle);
 
+/* The readable form of a C++ symbol ("node::Environment::RunTimers(...)")
+ * in memory from malloc, or NULL (not mangled, or no C++ runtime in the
+ * process). For traces and reports, never on a loop thread: it allocates. */
+char* nl__demangle(const char* name);
+
 /* ---------------------------------------------------------------------
  * Time.
  */

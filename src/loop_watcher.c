@@ -51,8 +51,12 @@ static int watcher_stop(uv_handle_t* h, uv_handle_type type,
   return 0;
 }
 
-static void run_watchers(struct uv__queue* list,
-                         void (*call)(struct uv__queue* node)) {
+/* o: the loop's observation state, read once for the phase. Inlined
+ * into each phase twice, with o NULL and not, so that an unobserved loop
+ * runs a loop without the hooks. */
+static inline __attribute__((always_inline)) void run_watchers(
+    struct uv__queue* list, struct nl__obs* o,
+    void (*call)(struct uv__queue* node, struct nl__obs* o)) {
   struct uv__queue batch;
   struct uv__queue* q;
 
@@ -61,7 +65,7 @@ static void run_watchers(struct uv__queue* list,
     q = uv__queue_head(&batch);
     uv__queue_remove(q);
     uv__queue_insert_tail(list, q);
-    call(q);
+    call(q, o);
   }
 }
 
@@ -95,12 +99,22 @@ void uv__idle_close(uv_idle_t* handle) {
   uv_idle_stop(handle);
 }
 
-static void call_idle(struct uv__queue* q) {
-  uv__dispatch_idle(uv__container_of(q, uv_idle_t, queue));
+static inline __attribute__((always_inline)) void call_idle(
+    struct uv__queue* q, struct nl__obs* o) {
+  uv__dispatch_idle(uv__container_of(q, uv_idle_t, queue), o);
+}
+
+static __attribute__((noinline)) void run_idle_observed(uv_loop_t* loop,
+                                                    struct nl__obs* o) {
+  run_watchers(&loop->idle_handles, o, call_idle);
 }
 
 void uv__run_idle(uv_loop_t* loop) {
-  run_watchers(&loop->idle_handles, call_idle);
+  struct nl__obs* o = nl__obs_of(loop);
+  if (o != NULL)
+    run_idle_observed(loop, o);
+  else
+    run_watchers(&loop->idle_handles, NULL, call_idle);
 }
 
 /* ---------------------------------------------------------------------
@@ -135,12 +149,22 @@ void uv__prepare_close(uv_prepare_t* handle) {
   uv_prepare_stop(handle);
 }
 
-static void call_prepare(struct uv__queue* q) {
-  uv__dispatch_prepare(uv__container_of(q, uv_prepare_t, queue));
+static inline __attribute__((always_inline)) void call_prepare(
+    struct uv__queue* q, struct nl__obs* o) {
+  uv__dispatch_prepare(uv__container_of(q, uv_prepare_t, queue), o);
+}
+
+static __attribute__((noinline)) void run_prepare_observed(uv_loop_t* loop,
+                                                    struct nl__obs* o) {
+  run_watchers(&loop->prepare_handles, o, call_prepare);
 }
 
 void uv__run_prepare(uv_loop_t* loop) {
-  run_watchers(&loop->prepare_handles, call_prepare);
+  struct nl__obs* o = nl__obs_of(loop);
+  if (o != NULL)
+    run_prepare_observed(loop, o);
+  else
+    run_watchers(&loop->prepare_handles, NULL, call_prepare);
 }
 
 /* ---------------------------------------------------------------------
@@ -173,10 +197,20 @@ void uv__check_close(uv_check_t* handle) {
   uv_check_stop(handle);
 }
 
-static void call_check(struct uv__queue* q) {
-  uv__dispatch_check(uv__container_of(q, uv_check_t, queue));
+static inline __attribute__((always_inline)) void call_check(
+    struct uv__queue* q, struct nl__obs* o) {
+  uv__dispatch_check(uv__container_of(q, uv_check_t, queue), o);
+}
+
+static __attribute__((noinline)) void run_check_observed(uv_loop_t* loop,
+                                                    struct nl__obs* o) {
+  run_watchers(&loop->check_handles, o, call_check);
 }
 
 void uv__run_check(uv_loop_t* loop) {
-  run_watchers(&loop->check_handles, call_check);
+  struct nl__obs* o = nl__obs_of(loop);
+  if (o != NULL)
+    run_check_observed(loop, o);
+  else
+    run_watchers(&loop->check_handles, NULL, call_check);
 }

@@ -81,6 +81,7 @@ struct nl__obs {
   uint64_t phase_start;          /* 0: not inside a phase */
   uint64_t wait_start;
   uint64_t busy_start;           /* phase running outside the wait since */
+  uint64_t boundary;             /* end of the last phase, if just now */
   uint64_t wait_in_phase;        /* ns of kernel wait in this phase */
   uintptr_t flow_next;           /* request whose completion runs next */
   uint64_t timer_due;            /* ms: due time of the timer run next */

@@ -314,6 +314,7 @@ int uv__next_timeout(const uv_loop_t* loop) {
  * timeout 0, waits for the next pass: one pass can never spin forever. */
 void uv__run_timers(uv_loop_t* loop) {
   uint64_t limit = loop->timer_counter;
+  struct nl__obs* o = nl__obs_of(loop);
   uv_timer_t* t;
 
   for (;;) {
@@ -322,11 +323,11 @@ void uv__run_timers(uv_loop_t* loop) {
       return;
     /* Lateness is measured against this due time, which a repeating
      * timer's restart below replaces. */
-    if (nl__obs_of(loop) != NULL)
-      loop->obs->timer_due = t->timeout;
+    if (o != NULL)
+      o->timer_due = t->timeout;
     uv_timer_stop(t);
     if (t->repeat != 0)
       uv_timer_start(t, t->timer_cb, t->repeat, t->repeat);
-    uv__dispatch_timer(t);
+    uv__dispatch_timer(t, o);
   }
 }

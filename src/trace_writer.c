@@ -156,8 +156,11 @@ static const char* symbol_of(uintptr_t fn) {
   if (syms[i].fn == fn)
     return syms[i].name;
   if (dladdr((void*) fn, &info) != 0 && info.dli_sname != NULL &&
-      (uintptr_t) info.dli_saddr == fn)
-    name = strdup(info.dli_sname);
+      (uintptr_t) info.dli_saddr == fn) {
+    name = nl__demangle(info.dli_sname);
+    if (name == NULL)
+      name = strdup(info.dli_sname);
+  }
   syms[i].fn = fn;
   syms[i].name = name;
   syms_used++;

@@ -352,6 +352,7 @@ static void text_add(struct text* t, const char* fmt, ...) {
  * by the address when the caller has not printed it. */
 static void text_addr(struct text* t, const void* addr, const void* lookup,
                       int with_addr) {
+  char* readable;
   Dl_info di;
 
   if (lookup == NULL || dladdr(lookup, &di) == 0 || di.dli_fname == NULL) {
@@ -359,9 +360,11 @@ static void text_addr(struct text* t, const void* addr, const void* lookup,
     return;
   }
   if (di.dli_sname != NULL && di.dli_saddr != NULL) {
-    text_add(t, "%s+0x%lx (%s)", di.dli_sname,
+    readable = nl__demangle(di.dli_sname);
+    text_add(t, "%s+0x%lx (%s)", readable != NULL ? readable : di.dli_sname,
              (unsigned long) ((const char*) addr - (const char*) di.dli_saddr),
              di.dli_fname);
+    free(readable);
     return;
   }
   if (with_addr)

@@ -63,7 +63,7 @@ awk '
       key = keys[k]
       a = median("nohooks", key); b = median("off", key)
       c = median("trace", key); d = median("metrics", key)
-      printf "%-12s %12.0f %12.0f %12.0f %12.0f   %.3f %.3f %.3f\n", key, a, b, c, d,
-             a > 0 ? b / a : 0, b > 0 ? c / b : 0, b > 0 ? d / b : 0
+      r1 = (a > 0) ? b / a : 0; r2 = (b > 0) ? c / b : 0; r3 = (b > 0) ? d / b : 0
+      printf "%-12s %12.0f %12.0f %12.0f %12.0f   %.3f %.3f %.3f\n", key, a, b, c, d, r1, r2, r3
     }
   }' "$out/results.txt"
