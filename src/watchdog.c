@@ -526,6 +526,43 @@ static void* watchdog_main(void* arg) {
 
 /* ---- set-up ------------------------------------------------------------ */
 
+/* Under wd.lock: the end line of a report whose end the watchdog has not
+ * printed yet (default reports only), into t. */
+static void pending_end(struct nl__wd_loop* w, struct text* t,
+                        const char* how) {
+  struct report r;
+
+  if (w->rep_level == LEVEL_NONE || w->cb != NULL)
+    return;
+  report_fill(&r, w, 1);
+  r.elapsed = uv__hrtime_ns() - w->rep_start;
+  if (atomic_load_explicit(&w->watch, memory_order_acquire) == 0)
+    r.elapsed = atomic_load_explicit(&w->end_ns, memory_order_relaxed) -
+                w->rep_start;
+  else
+    how = " still running at exit after";
+  text_add(t, "nodeloop: loop %p: ", (void*) r.loop);
+  text_what(t, &r);
+  text_add(t, "%s %.1f ms\n", how, ms_of(r.elapsed));
+  w->rep_level = LEVEL_NONE;
+}
+
+/* A program that exits right after a slow callback (Node.js does, at the
+ * end of a script) still gets the line with its total. */
+static void at_exit(void) {
+  struct nl__wd_loop* w;
+  char line[1024];
+  struct text t = {line, 0, sizeof(line)};
+
+  pthread_mutex_lock(&wd.lock);
+  for (w = wd.loops; w != NULL; w = w->next)
+    if (!w->busy)
+      pending_end(w, &t, " ended after");
+  if (t.len > 0)
+    write_all(log_fd(), t.buf, t.len);
+  pthread_mutex_unlock(&wd.lock);
+}
+
 static void after_fork_child(void) {
   struct nl__wd_loop* w;
 
@@ -553,6 +590,8 @@ static void init_once(void) {
   if (log != NULL && strlen(log) < sizeof(wd.log_path))
     strcpy(wd.log_path, log);
   wd.init_err = -pthread_atfork(NULL, NULL, after_fork_child);
+  if (wd.init_err == 0 && atexit(at_exit) != 0)
+    wd.init_err = UV_ENOMEM;
 }
 
 /* Under wd.lock. */
@@ -631,7 +670,6 @@ void nl__wd_loop_close(struct nl__obs* o) {
   struct nl__wd_loop** p;
   char line[256];
   struct text t = {line, 0, sizeof(line)};
-  struct report r;
 
   if (w == NULL)
     return;
@@ -644,16 +682,7 @@ void nl__wd_loop_close(struct nl__obs* o) {
   }
   while (w->busy)
     pthread_cond_wait(&wd.idle, &wd.lock);
-  if (w->rep_level != LEVEL_NONE && w->cb == NULL) {
-    report_fill(&r, w, 1);
-    r.elapsed = uv__hrtime_ns() - w->rep_start;
-    if (atomic_load_explicit(&w->watch, memory_order_acquire) == 0)
-      r.elapsed = atomic_load_explicit(&w->end_ns, memory_order_relaxed) -
-                  w->rep_start;
-    text_add(&t, "nodeloop: loop %p: ", (void*) r.loop);
-    text_what(&t, &r);
-    text_add(&t, " ended after %.1f ms\n", ms_of(r.elapsed));
-  }
+  pending_end(w, &t, " ended after");
   if (--wd.nloops == 0)
     nl__wd_stack_uninstall();
   /* Closing is not the loop's hot path: one write here is acceptable. */

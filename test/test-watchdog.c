@@ -32,11 +32,14 @@ __attribute__((noinline)) void nl_wd_test_block(unsigned int ms) {
 }
 
 static unsigned int block_ms;
+static int exit_after_block;
 
 __attribute__((noinline)) void nl_wd_test_timer_cb(uv_timer_t* t) {
   (void) t;
   nl_wd_test_block(block_ms);
   sink++;   /* not a tail call: this frame stays on the stack */
+  if (exit_after_block)
+    uv_stop(t->loop);
 }
 
 __attribute__((noinline)) void nl_wd_test_timer_cb2(uv_timer_t* t) {
@@ -56,6 +59,22 @@ static const void* fn_ptr(void (*fn)(uv_timer_t*)) {
 }
 
 /* ---- helpers run with NODELOOP_BLOCKED_MS set ----------------------- */
+
+/* argv: block ms: a timer callback blocks, and the program exits as soon
+ * as it returns, without closing its loop (as Node.js does at the end of
+ * a script): the end line must still be written, at exit. */
+HELPER(block_then_exit) {
+  static uv_loop_t loop;
+  static uv_timer_t t;
+
+  block_ms = (unsigned int) atoi(argv[0]);
+  exit_after_block = 1;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(uv_timer_init(&loop, &t));
+  CHECK_OK(uv_timer_start(&t, nl_wd_test_timer_cb, 1, 0));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  exit(0);
+}
 
 /* argv: block ms [wait ms]: a timer due after `wait` blocks for `block`. */
 HELPER(block_timer) {
@@ -162,6 +181,19 @@ TEST(env_timer_reported) {
   CHECK(strstr(text, "timer callback nl_wd_test_timer_cb+0x0") <
         strstr(text, " ended after "));
   CHECK(end_total(text) >= 200.0);
+  CHECK(end_total(text) < 2000.0);
+  free(text);
+}
+
+TEST(env_end_line_at_exit) {
+  const char* err = path_in_tmp("stderr");
+  char* text;
+
+  run_helper("50", NULL, err, "block_then_exit", "150", NULL);
+  text = read_all(err);
+  CHECK_EQ(count(text, "blocked for "), 1);
+  CHECK_EQ(count(text, " ended after "), 1);
+  CHECK(end_total(text) >= 150.0);
   CHECK(end_total(text) < 2000.0);
   free(text);
 }

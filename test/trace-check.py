@@ -102,6 +102,11 @@ def main():
         stack = []
         for s in ss:
             while stack and stack[-1][1] <= s[0]:
+                # Slices that meet at one instant are nested one in the
+                # other by some viewers (speedscope): never written.
+                if stack[-1][1] == s[0] and stack[-1][0] < s[0]:
+                    fail("slices meet at one instant on tid %d: %s and %s" %
+                         (tid, stack[-1][2], s[2]))
                 stack.pop()
             if stack and s[1] > stack[-1][1]:
                 fail("partial overlap on tid %d: %s and %s" %

@@ -249,12 +249,15 @@ def check_trace(path, full=True):
 def check_blocked(path):
     text = open(path, errors="replace").read()
     lines = text.splitlines()
-    rep = [l for l in lines if re.search(r"block", l, re.I)]
-    expect(rep, "a blocked-loop report on stderr", "stderr: %r" % text[:300])
-    expect(any(re.search(r"\btimers\b", l) for l in lines),
-           "the report names the phase 'timers'")
-    expect(any(re.search(r"\btimer\b", l) for l in lines),
-           "the report names the kind 'timer'")
+    rep = [l for l in lines if re.search(r"^nodeloop: loop 0x[0-9a-f]+ blocked for [0-9.]+ ms", l)]
+    expect(len(rep) == 1, "one blocked-loop report on stderr", "stderr: %r" % text[:300])
+    expect(any(re.search(r"timer callback node::Environment::RunTimers.* in phase timers$", l)
+               for l in rep),
+           "the report names the kind 'timer', Node's RunTimers and the phase 'timers'")
+    ends = [float(m.group(1)) for m in
+            (re.search(r" ended after ([0-9.]+) ms$", l) for l in lines) if m]
+    expect(len(ends) == 1 and ends[0] >= 300.0,
+           "one end line with the callback's total (>= 300 ms)", "ends: %r" % ends)
     frames = [l for l in lines if re.search(r"(^\s*#\s*\d+)|0x[0-9a-f]{6,}", l)]
     expect(len(frames) >= 2, "the report has the loop thread's stack (%d frames)" % len(frames))
 
