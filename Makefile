@@ -5,7 +5,7 @@
 #   make check-tsan  the threaded tests under ThreadSanitizer
 #   make node-check  Debian's Node.js 18 runs test/node/ on nodeloop
 #   make bench       benchmarks, nodeloop against Debian's libuv (ours and
-#                    libuv's own, same source)
+#                    libuv's own, same source), and what observation costs
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -62,6 +62,7 @@ bench: build
 	@tools/bench.sh
 	@tools/bench-libuv.sh
 	@tools/bench-http.sh
+	@tools/bench-observe.sh
 
 install: deps
 	@cmake -S . -B build -DCMAKE_C_COMPILER=gcc -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
@@ -76,4 +77,4 @@ node-check: build
 	@tools/node-check.sh
 
 clean:
-	rm -rf build build-release build-asan build-tsan build-bench
+	rm -rf build build-release build-asan build-tsan build-bench build-nohooks
