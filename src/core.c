@@ -236,6 +236,7 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
     } else {
       nl__obs_run_begin(o);
       run_iteration(loop, o, mode);
+      nl__obs_run_end(o);
     }
     alive = uv__loop_alive(loop);
     if (mode != UV_RUN_DEFAULT)

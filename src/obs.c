@@ -93,7 +93,20 @@ void nl__obs_loop_close(uv_loop_t* loop) {
   if (o->flags & NL__OBS_TRACE)
     nl__trace_loop_close(o);
   loop->obs = NULL;
+  /* Closed from a callback (the last handle's close callback, a pool
+   * completion): uv_run and the callback's hooks still hold o. With no
+   * consumer left they do nothing; the last of them frees it. */
+  o->flags = 0;
+  if (o->runs > 0 || o->depth > 0) {
+    o->closed = 1;
+    return;
+  }
   uv__free(o);
+}
+
+static void free_if_unused(struct nl__obs* o) {
+  if (o->closed && o->runs == 0 && o->depth == 0)
+    uv__free(o);
 }
 
 static int current_tid(void) {
@@ -105,6 +118,12 @@ static int current_tid(void) {
 
 void nl__obs_run_begin(struct nl__obs* o) {
   o->tid = current_tid();
+  o->runs++;
+}
+
+void nl__obs_run_end(struct nl__obs* o) {
+  o->runs--;
+  free_if_unused(o);
 }
 
 /* Phases follow each other with next to nothing in between: the time a
@@ -244,8 +263,10 @@ void nl__obs_cb_leave(struct nl__obs* o) {
 
   if (o->depth == 0)
     return;   /* observation began inside this callback */
-  if (o->depth-- > NL__OBS_MAX_DEPTH)
+  if (o->depth-- > NL__OBS_MAX_DEPTH) {
+    free_if_unused(o);
     return;
+  }
   f = &o->frames[o->depth];
   now = uv__hrtime_ns();
   if ((o->flags & (NL__OBS_TRACE | NL__OBS_TRACE_CALLBACKS)) ==
@@ -255,6 +276,7 @@ void nl__obs_cb_leave(struct nl__obs* o) {
     nl__metrics_cb(o, f, now);
   if (o->flags & NL__OBS_WATCHDOG)
     nl__wd_update(o, now);
+  free_if_unused(o);
 }
 
 /* Times live in the request's reserved words (observe.h) as integers. */

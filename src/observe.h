@@ -85,6 +85,9 @@ struct nl__obs {
   uint64_t wait_in_phase;        /* ns of kernel wait in this phase */
   uintptr_t flow_next;           /* request whose completion runs next */
   uint64_t timer_due;            /* ms: due time of the timer run next */
+  int runs;                      /* uv_run iterations using this state */
+  int closed;                    /* uv_loop_close ran inside one of them or
+                                    inside a callback: freed when unused */
   struct nl__obs_frame frames[NL__OBS_MAX_DEPTH];
   struct nl__trace_loop* trace;    /* trace.c */
   struct nl__wd_loop* wd;          /* watchdog.c */
@@ -108,6 +111,7 @@ static inline struct nl__obs* nl__obs_of(const uv_loop_t* loop) {
 }
 
 void nl__obs_run_begin(struct nl__obs* o);  /* each observed iteration */
+void nl__obs_run_end(struct nl__obs* o);    /* may free o (loop closed) */
 void nl__obs_iter_begin(struct nl__obs* o);
 void nl__obs_iter_end(struct nl__obs* o);
 void nl__obs_phase_enter(struct nl__obs* o, int phase);

@@ -718,3 +718,66 @@ TEST(timer_lag_of_repeating_timer) {
   CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
   CHECK_OK(uv_loop_close(&loop));
 }
+
+/* ---- closing the loop from one of its callbacks --------------------- */
+
+/* Frees through the library's allocator scribble over the block and keep
+ * it until the test ends, so that a hook touching observation state that
+ * uv_loop_close() freed reads garbage (and crashes) in every build, not
+ * only under ASan. */
+#include <malloc.h>
+
+static void* scribble_malloc(size_t n) { return malloc(n); }
+static void* scribble_realloc(void* p, size_t n) { return realloc(p, n); }
+static void* scribble_calloc(size_t c, size_t n) { return calloc(c, n); }
+static void* scribbled[256];
+static size_t nscribbled;
+
+static void scribble_free(void* p) {
+  if (p == NULL)
+    return;
+  memset(p, 0xa5, malloc_usable_size(p));
+  if (nscribbled < sizeof(scribbled) / sizeof(scribbled[0]))
+    scribbled[nscribbled++] = p;
+  else
+    free(p);
+}
+
+static int closed_in_cb_rc = -1;
+
+static void close_loop_cb(uv_handle_t* h) {
+  closed_in_cb_rc = uv_loop_close(h->loop);
+}
+
+static void close_last_timer_cb(uv_timer_t* t) {
+  uv_close((uv_handle_t*) t, close_loop_cb);
+}
+
+static void ignore_report(const nl_blocked_report_t* r, void* data) {
+  (void) r;
+  (void) data;
+}
+
+/* The last handle's close callback may close the loop (libuv allows it:
+ * nothing is active any more). uv_run and the callback's hooks still held
+ * the loop's observation state, which uv_loop_close() freed: they used it
+ * after the free (a crash with the watchdog on). */
+TEST(loop_closed_in_close_callback) {
+  uv_loop_t* loop;
+  uv_timer_t timer;
+
+  CHECK_OK(uv_replace_allocator(scribble_malloc, scribble_realloc,
+                                scribble_calloc, scribble_free));
+  loop = malloc(sizeof(*loop));
+  CHECK(loop != NULL);
+  CHECK_OK(uv_loop_init(loop));
+  CHECK_OK(nl_loop_metrics_enable(loop));
+  CHECK_OK(nl_loop_set_blocked_threshold(loop, 1000, ignore_report, NULL));
+  CHECK_OK(uv_timer_init(loop, &timer));
+  CHECK_OK(uv_timer_start(&timer, close_last_timer_cb, 0, 0));
+  CHECK_OK(uv_run(loop, UV_RUN_DEFAULT));
+  CHECK_EQ(closed_in_cb_rc, 0);
+  free(loop);
+  while (nscribbled > 0)
+    free(scribbled[--nscribbled]);
+}
