@@ -126,6 +126,40 @@ void nl__obs_run_end(struct nl__obs* o) {
   free_if_unused(o);
 }
 
+void nl__obs_nest_enter(struct nl__obs* o, struct nl__obs_nest* n) {
+  o->runs++;
+  n->nested = o->iter_start != 0;
+  if (!n->nested)
+    return;
+  n->phase = o->phase;
+  n->iter_start = o->iter_start;
+  n->phase_start = o->phase_start;
+  n->busy_start = o->busy_start;
+  n->wait_in_phase = o->wait_in_phase;
+  n->start = uv__hrtime_ns();
+}
+
+/* Back in the caller's phase: the nested iterations are kept out of its
+ * time, as a kernel wait is (their phases count for themselves), and it
+ * has been busy since their last kernel wait. */
+void nl__obs_nest_leave(struct nl__obs* o, const struct nl__obs_nest* n) {
+  uint64_t now;
+
+  if (n->nested && !o->closed) {
+    now = uv__hrtime_ns();
+    o->phase = n->phase;
+    o->iter_start = n->iter_start;
+    o->phase_start = n->phase_start;
+    o->wait_in_phase = n->wait_in_phase + (now - n->start);
+    o->busy_start = o->wait_end > n->busy_start ? o->wait_end : n->busy_start;
+    o->boundary = 0;
+    if (o->flags & NL__OBS_WATCHDOG)
+      nl__wd_update(o, now < o->phase_start ? o->phase_start : now);
+  }
+  o->runs--;
+  free_if_unused(o);
+}
+
 /* Phases follow each other with next to nothing in between: the time a
  * phase ends is taken as the next one's start (and the iteration's start
  * as its first phase's), which halves the clock readings of an iteration.
@@ -212,6 +246,7 @@ void nl__obs_wait_leave(struct nl__obs* o) {
   now = uv__hrtime_ns();
   o->waiting = 0;
   o->wait_in_phase += now - o->wait_start;
+  o->wait_end = now;
   o->busy_start = now;
   if (o->flags & NL__OBS_TRACE)
     nl__trace_wait(o, o->wait_start, now);

@@ -781,3 +781,38 @@ TEST(loop_closed_in_close_callback) {
   while (nscribbled > 0)
     free(scribbled[--nscribbled]);
 }
+
+/* ---- uv_run called from a callback ---------------------------------- */
+
+static uv_timer_t nested_inner;
+
+static void nested_outer_cb(uv_timer_t* t) {
+  CHECK_OK(uv_timer_start(&nested_inner, noop_timer_cb, 0, 0));
+  CHECK_EQ(uv_run(t->loop, UV_RUN_NOWAIT), 0);
+  busy_wait_ns(30 * MS);   /* back in the caller's timers phase */
+}
+
+/* A callback that runs the loop (uv_run inside a callback) and then keeps
+ * its own phase busy: the nested iteration overwrote the caller's
+ * iteration and phase, so the caller's iteration was never counted and
+ * its busy time went to the next phase (pending). */
+TEST(nested_run_keeps_caller_phase) {
+  uv_loop_t loop;
+  uv_timer_t outer;
+  nl_loop_metrics_t m;
+
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(nl_loop_metrics_enable(&loop));
+  CHECK_OK(uv_timer_init(&loop, &outer));
+  CHECK_OK(uv_timer_init(&loop, &nested_inner));
+  CHECK_OK(uv_timer_start(&outer, nested_outer_cb, 0, 0));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  read_metrics(&loop, &m);
+  CHECK_EQ(m.iterations, 2);
+  CHECK_EQ(m.phase_callbacks[NL_PHASE_TIMERS], 2);
+  CHECK(m.phase_time_ns[NL_PHASE_TIMERS] >= 30 * MS);
+  CHECK(m.phase_time_ns[NL_PHASE_PENDING] < 10 * MS);
+  /* The nested iteration is not counted twice in the caller's phase. */
+  CHECK(m.phase_time_ns[NL_PHASE_TIMERS] < m.callback_time.max + 10 * MS);
+  nl_test_close_loop(&loop);
+}
