@@ -217,11 +217,19 @@ NL__INLINE void run_iteration(uv_loop_t* loop, struct nl__obs* o,
 }
 
 int uv_run(uv_loop_t* loop, uv_run_mode mode) {
+  struct nl__obs_nest nest;
+  struct nl__obs* outer;
   struct nl__obs* o;
   int alive;
 
   if (loop == NULL || (unsigned int) mode > UV_RUN_NOWAIT)
     return UV_EINVAL;
+
+  /* Called from a callback, this runs inside the caller's iteration and
+   * phase, whose observation state is set aside meanwhile. */
+  outer = nl__obs_of(loop);
+  if (outer != NULL)
+    nl__obs_nest_enter(outer, &nest);
 
   alive = uv__loop_alive(loop);
   if (!alive)
@@ -236,6 +244,7 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
     } else {
       nl__obs_run_begin(o);
       run_iteration(loop, o, mode);
+      nl__obs_run_end(o);
     }
     alive = uv__loop_alive(loop);
     if (mode != UV_RUN_DEFAULT)
@@ -245,6 +254,8 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
   uv__async_run_end(loop);
   /* A stop request ends this call only; the next uv_run() runs normally. */
   loop->stop_flag = 0;
+  if (outer != NULL)
+    nl__obs_nest_leave(outer, &nest);
   return alive;
 }
 

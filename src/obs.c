@@ -93,7 +93,20 @@ void nl__obs_loop_close(uv_loop_t* loop) {
   if (o->flags & NL__OBS_TRACE)
     nl__trace_loop_close(o);
   loop->obs = NULL;
+  /* Closed from a callback (the last handle's close callback, a pool
+   * completion): uv_run and the callback's hooks still hold o. With no
+   * consumer left they do nothing; the last of them frees it. */
+  o->flags = 0;
+  if (o->runs > 0 || o->depth > 0) {
+    o->closed = 1;
+    return;
+  }
   uv__free(o);
+}
+
+static void free_if_unused(struct nl__obs* o) {
+  if (o->closed && o->runs == 0 && o->depth == 0)
+    uv__free(o);
 }
 
 static int current_tid(void) {
@@ -105,6 +118,46 @@ static int current_tid(void) {
 
 void nl__obs_run_begin(struct nl__obs* o) {
   o->tid = current_tid();
+  o->runs++;
+}
+
+void nl__obs_run_end(struct nl__obs* o) {
+  o->runs--;
+  free_if_unused(o);
+}
+
+void nl__obs_nest_enter(struct nl__obs* o, struct nl__obs_nest* n) {
+  o->runs++;
+  n->nested = o->iter_start != 0;
+  if (!n->nested)
+    return;
+  n->phase = o->phase;
+  n->iter_start = o->iter_start;
+  n->phase_start = o->phase_start;
+  n->busy_start = o->busy_start;
+  n->wait_in_phase = o->wait_in_phase;
+  n->start = uv__hrtime_ns();
+}
+
+/* Back in the caller's phase: the nested iterations are kept out of its
+ * time, as a kernel wait is (their phases count for themselves), and it
+ * has been busy since their last kernel wait. */
+void nl__obs_nest_leave(struct nl__obs* o, const struct nl__obs_nest* n) {
+  uint64_t now;
+
+  if (n->nested && !o->closed) {
+    now = uv__hrtime_ns();
+    o->phase = n->phase;
+    o->iter_start = n->iter_start;
+    o->phase_start = n->phase_start;
+    o->wait_in_phase = n->wait_in_phase + (now - n->start);
+    o->busy_start = o->wait_end > n->busy_start ? o->wait_end : n->busy_start;
+    o->boundary = 0;
+    if (o->flags & NL__OBS_WATCHDOG)
+      nl__wd_update(o, now < o->phase_start ? o->phase_start : now);
+  }
+  o->runs--;
+  free_if_unused(o);
 }
 
 /* Phases follow each other with next to nothing in between: the time a
@@ -193,6 +246,7 @@ void nl__obs_wait_leave(struct nl__obs* o) {
   now = uv__hrtime_ns();
   o->waiting = 0;
   o->wait_in_phase += now - o->wait_start;
+  o->wait_end = now;
   o->busy_start = now;
   if (o->flags & NL__OBS_TRACE)
     nl__trace_wait(o, o->wait_start, now);
@@ -244,8 +298,10 @@ void nl__obs_cb_leave(struct nl__obs* o) {
 
   if (o->depth == 0)
     return;   /* observation began inside this callback */
-  if (o->depth-- > NL__OBS_MAX_DEPTH)
+  if (o->depth-- > NL__OBS_MAX_DEPTH) {
+    free_if_unused(o);
     return;
+  }
   f = &o->frames[o->depth];
   now = uv__hrtime_ns();
   if ((o->flags & (NL__OBS_TRACE | NL__OBS_TRACE_CALLBACKS)) ==
@@ -255,6 +311,7 @@ void nl__obs_cb_leave(struct nl__obs* o) {
     nl__metrics_cb(o, f, now);
   if (o->flags & NL__OBS_WATCHDOG)
     nl__wd_update(o, now);
+  free_if_unused(o);
 }
 
 /* Times live in the request's reserved words (observe.h) as integers. */

@@ -82,9 +82,14 @@ struct nl__obs {
   uint64_t wait_start;
   uint64_t busy_start;           /* phase running outside the wait since */
   uint64_t boundary;             /* end of the last phase, if just now */
-  uint64_t wait_in_phase;        /* ns of kernel wait in this phase */
+  uint64_t wait_in_phase;        /* ns of kernel wait in this phase, and
+                                    of uv_run called from its callbacks */
   uintptr_t flow_next;           /* request whose completion runs next */
   uint64_t timer_due;            /* ms: due time of the timer run next */
+  uint64_t wait_end;             /* end of the last kernel wait */
+  int runs;                      /* uv_run iterations using this state */
+  int closed;                    /* uv_loop_close ran inside one of them or
+                                    inside a callback: freed when unused */
   struct nl__obs_frame frames[NL__OBS_MAX_DEPTH];
   struct nl__trace_loop* trace;    /* trace.c */
   struct nl__wd_loop* wd;          /* watchdog.c */
@@ -108,6 +113,20 @@ static inline struct nl__obs* nl__obs_of(const uv_loop_t* loop) {
 }
 
 void nl__obs_run_begin(struct nl__obs* o);  /* each observed iteration */
+void nl__obs_run_end(struct nl__obs* o);    /* may free o (loop closed) */
+/* uv_run() called from a callback runs iterations inside the caller's
+ * iteration and phase: their state is kept here meanwhile. */
+struct nl__obs_nest {
+  int nested;
+  int phase;
+  uint64_t iter_start;
+  uint64_t phase_start;
+  uint64_t busy_start;
+  uint64_t wait_in_phase;
+  uint64_t start;
+};
+void nl__obs_nest_enter(struct nl__obs* o, struct nl__obs_nest* n);
+void nl__obs_nest_leave(struct nl__obs* o, const struct nl__obs_nest* n);
 void nl__obs_iter_begin(struct nl__obs* o);
 void nl__obs_iter_end(struct nl__obs* o);
 void nl__obs_phase_enter(struct nl__obs* o, int phase);

@@ -428,7 +428,15 @@ static void start(void) {
             " untraced\n", name);
     return;
   }
-  g->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* O_NONBLOCK: a FIFO nobody reads would block this open, in the
+   * program's first uv_loop_init, for ever; it fails with ENXIO instead
+   * (and a FIFO with a reader fails the first write: pwrite cannot seek). */
+  g->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK,
+               0644);
+  if (g->fd >= 0 && fcntl(g->fd, F_SETFL, 0) != 0) {
+    close(g->fd);
+    g->fd = -1;
+  }
   if (g->fd < 0) {
     g->err = -errno;
     fprintf(stderr, "nodeloop: NODELOOP_TRACE=%s: %s; running untraced\n",

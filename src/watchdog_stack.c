@@ -51,17 +51,21 @@ static void on_signal(int sig, siginfo_t* si, void* uc) {
   int saved = errno;
   int expected = CAP_WANTED;
 
-  (void) sig;
-  (void) si;
-  (void) uc;
   atomic_fetch_add(&cap.handled, 1);
-  /* A late signal of a request that timed out, or one sent by someone
-   * else, finds no request for this thread and does nothing. */
+  /* A late signal of a request that timed out finds no request for this
+   * thread and does nothing; one sent by someone else goes to the handler
+   * the program had installed before, if any. */
   if (atomic_load(&cap.tid) == (int) syscall(SYS_gettid) &&
       atomic_compare_exchange_strong(&cap.state, &expected, CAP_WRITING)) {
     cap.n = backtrace(cap.frames, RAW_FRAMES);
     atomic_store_explicit(&cap.state, CAP_DONE, memory_order_release);
     syscall(SYS_futex, &cap.state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  } else if (cap.old.sa_flags & SA_SIGINFO) {
+    errno = saved;
+    cap.old.sa_sigaction(sig, si, uc);
+  } else if (cap.old.sa_handler != SIG_DFL && cap.old.sa_handler != SIG_IGN) {
+    errno = saved;
+    cap.old.sa_handler(sig);
   }
   errno = saved;
 }

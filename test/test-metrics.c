@@ -718,3 +718,101 @@ TEST(timer_lag_of_repeating_timer) {
   CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
   CHECK_OK(uv_loop_close(&loop));
 }
+
+/* ---- closing the loop from one of its callbacks --------------------- */
+
+/* Frees through the library's allocator scribble over the block and keep
+ * it until the test ends, so that a hook touching observation state that
+ * uv_loop_close() freed reads garbage (and crashes) in every build, not
+ * only under ASan. */
+#include <malloc.h>
+
+static void* scribble_malloc(size_t n) { return malloc(n); }
+static void* scribble_realloc(void* p, size_t n) { return realloc(p, n); }
+static void* scribble_calloc(size_t c, size_t n) { return calloc(c, n); }
+static void* scribbled[256];
+static size_t nscribbled;
+
+static void scribble_free(void* p) {
+  if (p == NULL)
+    return;
+  memset(p, 0xa5, malloc_usable_size(p));
+  if (nscribbled < sizeof(scribbled) / sizeof(scribbled[0]))
+    scribbled[nscribbled++] = p;
+  else
+    free(p);
+}
+
+static int closed_in_cb_rc = -1;
+
+static void close_loop_cb(uv_handle_t* h) {
+  closed_in_cb_rc = uv_loop_close(h->loop);
+}
+
+static void close_last_timer_cb(uv_timer_t* t) {
+  uv_close((uv_handle_t*) t, close_loop_cb);
+}
+
+static void ignore_report(const nl_blocked_report_t* r, void* data) {
+  (void) r;
+  (void) data;
+}
+
+/* The last handle's close callback may close the loop (libuv allows it:
+ * nothing is active any more). uv_run and the callback's hooks still held
+ * the loop's observation state, which uv_loop_close() freed: they used it
+ * after the free (a crash with the watchdog on). */
+TEST(loop_closed_in_close_callback) {
+  uv_loop_t* loop;
+  uv_timer_t timer;
+
+  CHECK_OK(uv_replace_allocator(scribble_malloc, scribble_realloc,
+                                scribble_calloc, scribble_free));
+  loop = malloc(sizeof(*loop));
+  CHECK(loop != NULL);
+  CHECK_OK(uv_loop_init(loop));
+  CHECK_OK(nl_loop_metrics_enable(loop));
+  CHECK_OK(nl_loop_set_blocked_threshold(loop, 1000, ignore_report, NULL));
+  CHECK_OK(uv_timer_init(loop, &timer));
+  CHECK_OK(uv_timer_start(&timer, close_last_timer_cb, 0, 0));
+  CHECK_OK(uv_run(loop, UV_RUN_DEFAULT));
+  CHECK_EQ(closed_in_cb_rc, 0);
+  free(loop);
+  while (nscribbled > 0)
+    free(scribbled[--nscribbled]);
+}
+
+/* ---- uv_run called from a callback ---------------------------------- */
+
+static uv_timer_t nested_inner;
+
+static void nested_outer_cb(uv_timer_t* t) {
+  CHECK_OK(uv_timer_start(&nested_inner, noop_timer_cb, 0, 0));
+  CHECK_EQ(uv_run(t->loop, UV_RUN_NOWAIT), 0);
+  busy_wait_ns(30 * MS);   /* back in the caller's timers phase */
+}
+
+/* A callback that runs the loop (uv_run inside a callback) and then keeps
+ * its own phase busy: the nested iteration overwrote the caller's
+ * iteration and phase, so the caller's iteration was never counted and
+ * its busy time went to the next phase (pending). */
+TEST(nested_run_keeps_caller_phase) {
+  uv_loop_t loop;
+  uv_timer_t outer;
+  nl_loop_metrics_t m;
+
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(nl_loop_metrics_enable(&loop));
+  CHECK_OK(uv_timer_init(&loop, &outer));
+  CHECK_OK(uv_timer_init(&loop, &nested_inner));
+  CHECK_OK(uv_timer_start(&outer, nested_outer_cb, 0, 0));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  read_metrics(&loop, &m);
+  CHECK_EQ(m.iterations, 2);
+  CHECK_EQ(m.phase_callbacks[NL_PHASE_TIMERS], 2);
+  CHECK(m.phase_time_ns[NL_PHASE_TIMERS] >= 30 * MS);
+  CHECK(m.phase_time_ns[NL_PHASE_PENDING] < 10 * MS);
+  /* The nested iteration is not counted twice in the caller's phase. */
+  CHECK(m.phase_time_ns[NL_PHASE_TIMERS] < m.callback_time.max + 10 * MS);
+  nl_test_close_loop(&loop);
+}

@@ -402,6 +402,59 @@ TEST(unwritable_path) {
   CHECK(strchr(err, '\n') == strrchr(err, '\n'));   /* one line */
 }
 
+/* A FIFO nobody reads: opening it for writing would block for ever, in
+ * the program's first uv_loop_init. It must run untraced instead. The
+ * helper gets 5 s; then the test opens the FIFO to let it go, and fails. */
+TEST(fifo_without_reader) {
+  char fifo[512];
+  char err_file[512];
+  char err[4096];
+  char* argv[5];
+  uint64_t deadline;
+  pid_t pid;
+  int status;
+  int fd;
+  int hung = 0;
+
+  snprintf(fifo, sizeof(fifo), "%s/trace.fifo", nl_test_tmpdir());
+  snprintf(err_file, sizeof(err_file), "%s/stderr", nl_test_tmpdir());
+  CHECK_OK(mkfifo(fifo, 0644));
+  argv[0] = (char*) nl_test_exepath();
+  argv[1] = (char*) "--helper";
+  argv[2] = (char*) "basic";
+  argv[3] = (char*) "stop";
+  argv[4] = NULL;
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    setenv("NODELOOP_TRACE", fifo, 1);
+    unsetenv("NODELOOP_TRACE_CALLBACKS");
+    unsetenv("NODELOOP_BLOCKED_MS");
+    unsetenv("NODELOOP_STATS");
+    fd = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || dup2(fd, 2) < 0)
+      _exit(126);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  deadline = uv_hrtime() + 5000000000ull;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (uv_hrtime() > deadline) {
+      hung = 1;
+      fd = open(fifo, O_RDONLY | O_NONBLOCK);   /* lets the open return */
+      CHECK_EQ(waitpid(pid, &status, 0), pid);
+      if (fd >= 0)
+        close(fd);
+      break;
+    }
+    usleep(10000);
+  }
+  CHECK(!hung);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  read_all(err_file, err, sizeof(err));
+  CHECK(strstr(err, "running untraced") != NULL);
+}
+
 TEST(two_loops) {
   char file[512];
   struct run r = {file, NULL, NULL};

@@ -550,3 +550,39 @@ TEST(api_thread_blocking_signals) {
   nl_test_close_loop(&loop);
   recorder_destroy(&rec);
 }
+
+/* The watchdog takes stacks with SIGRTMIN+6. A program that had its own
+ * handler for that signal must still get the signals meant for it (on
+ * libuv it does): the watchdog's handler used to swallow them. */
+static volatile sig_atomic_t own_rt_handler_runs;
+
+static void own_rt_handler(int sig) {
+  (void) sig;
+  own_rt_handler_runs++;
+}
+
+static void ignore_report(const nl_blocked_report_t* r, void* data) {
+  (void) r;
+  (void) data;
+}
+
+TEST(api_program_handler_of_the_signal) {
+  uv_loop_t loop;
+  struct sigaction sa;
+  struct sigaction now;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = own_rt_handler;
+  sigemptyset(&sa.sa_mask);
+  CHECK_OK(sigaction(SIGRTMIN + 6, &sa, NULL));
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(nl_loop_set_blocked_threshold(&loop, 1000, ignore_report, NULL));
+  CHECK_OK(raise(SIGRTMIN + 6));
+  CHECK_EQ(own_rt_handler_runs, 1);
+  nl_test_close_loop(&loop);
+  /* The last watched loop closed: the program's handler is back. */
+  CHECK_OK(sigaction(SIGRTMIN + 6, NULL, &now));
+  CHECK(now.sa_handler == own_rt_handler);
+  CHECK_OK(raise(SIGRTMIN + 6));
+  CHECK_EQ(own_rt_handler_runs, 2);
+}
