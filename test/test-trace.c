@@ -487,8 +487,8 @@ TEST(fork_child_untraced) {
 /* "%p" in the name is the process id: one file per process. */
 TEST(pid_in_file_name) {
   char pattern[512];
-  char file[600];
-  char found[600] = "";
+  char found[256] = "";
+  char file[1024];
   struct run r = {pattern, NULL, NULL};
   struct dirent* e;
   DIR* d;
