@@ -51,23 +51,17 @@ static inline const void* nl__fn_to_ptr(void (*fn)(void)) {
 
 /* Runs `call`, one user callback of the given kind on `obj` (the handle
  * or request), bracketed by the hooks. The observation state is read
- * once: the callback may free obj. The call is written twice so that on
- * the usual path nothing has to live across it. */
+ * once: the callback may free obj. */
 #define NL__CB(loop, kind, obj, fn, call)                                    \
   do {                                                                       \
     struct nl__obs* nl_o_ = nl__obs_of(loop);                                \
-    if (__builtin_expect(nl_o_ == NULL, 1)) {                                \
-      call;                                                                  \
-    } else {                                                                 \
-      nl__obs_cb_enter(nl_o_, (kind), (obj), nl__fn_addr(fn));               \
-      call;                                                                  \
-      nl__obs_cb_leave(nl_o_);                                               \
-    }                                                                        \
+    NL__CB_O(nl_o_, kind, obj, fn, call);                                    \
   } while (0)
 
-/* The same with the observation state read once by the caller, for the
- * phases that run many callbacks back to back (timers, idle, prepare,
- * check): one load per phase instead of one per callback. */
+/* The same with the observation state read by the caller, once per phase
+ * for the phases that run many callbacks back to back (timers, idle,
+ * prepare, check). The call is written twice so that on the usual path
+ * nothing has to live across it. */
 #define NL__CB_O(o, kind, obj, fn, call)                                     \
   do {                                                                       \
     if (__builtin_expect((o) == NULL, 1)) {                                  \

@@ -257,6 +257,7 @@ void uv__process_title_cleanup(void);
  */
 int uv__close(int fd);                 /* close, ignoring EINTR */
 int uv__nonblock(int fd, int set);     /* sets or clears O_NONBLOCK */
+void uv__write_all(int fd, const char* buf, size_t len);  /* or stop at an error */
 /* 1 if the loop watches fd for some handle already. */
 int uv__fd_in_use(const uv_loop_t* loop, int fd);
 

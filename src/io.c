@@ -144,3 +144,19 @@ int uv__nonblock(int fd, int set) {
     return uv__neg_errno();
   return 0;
 }
+
+/* Writes all of buf unless the descriptor fails: for reports and tables
+ * (metrics, watchdog), where a line that cannot be written is dropped. */
+void uv__write_all(int fd, const char* buf, size_t len) {
+  ssize_t n;
+
+  while (len > 0) {
+    n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    buf += n;
+    len -= (size_t) n;
+  }
+}

@@ -388,20 +388,6 @@ static void put_hist(struct text* t, const char* name,
       dur(a[5], 24, h->mean));
 }
 
-static void write_all(int fd, const char* s, size_t len) {
-  ssize_t n;
-
-  while (len > 0) {
-    n = write(fd, s, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return;   /* a report that cannot be written is dropped */
-    s += n;
-    len -= (size_t) n;
-  }
-}
-
 /* Formats the whole table first: one write() per table keeps tables of
  * several loops or processes appended to one file from interleaving. */
 static void report(struct nl__metrics* mt, const char* when) {
@@ -437,11 +423,11 @@ static void report(struct nl__metrics* mt, const char* when) {
   put(&t, "  pool now: %u queued, %u busy, %u threads\n\n", m.pool_queued,
       m.pool_busy, m.pool_threads);
   if (reg.path[0] == '\0') {
-    write_all(STDERR_FILENO, t.buf, t.len);
+    uv__write_all(STDERR_FILENO, t.buf, t.len);
   } else {
     fd = open(reg.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (fd >= 0) {
-      write_all(fd, t.buf, t.len);
+      uv__write_all(fd, t.buf, t.len);
       close(fd);
     }
   }

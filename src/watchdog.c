@@ -390,20 +390,6 @@ static void text_what(struct text* t, const struct report* r) {
   }
 }
 
-static void write_all(int fd, const char* buf, size_t len) {
-  ssize_t n;
-
-  while (len > 0) {
-    n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return;   /* a report that cannot be written is dropped */
-    buf += n;
-    len -= (size_t) n;
-  }
-}
-
 /* Opened on the first report; two threads may race to open it (the
  * watchdog and a closing loop), the loser closes its descriptor. */
 static int log_fd(void) {
@@ -445,7 +431,7 @@ static void print_report(const struct report* r, const struct nl__wd_stack* st) 
       text_add(&t, "\n");
     }
   }
-  write_all(log_fd(), t.buf, t.len);
+  uv__write_all(log_fd(), t.buf, t.len);
 }
 
 /* With the lock dropped: the loop stays allocated while w->busy is set. */
@@ -561,7 +547,7 @@ static void at_exit(void) {
     if (!w->busy)
       pending_end(w, &t, " ended after");
   if (t.len > 0)
-    write_all(log_fd(), t.buf, t.len);
+    uv__write_all(log_fd(), t.buf, t.len);
   pthread_mutex_unlock(&wd.lock);
 }
 
@@ -689,7 +675,7 @@ void nl__wd_loop_close(struct nl__obs* o) {
     nl__wd_stack_uninstall();
   /* Closing is not the loop's hot path: one write here is acceptable. */
   if (t.len > 0)
-    write_all(log_fd(), t.buf, t.len);
+    uv__write_all(log_fd(), t.buf, t.len);
   pthread_mutex_unlock(&wd.lock);
   o->wd = NULL;
   uv__free(w);
