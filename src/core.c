@@ -125,7 +125,9 @@ void uv__make_close_pending(uv_handle_t* h) {
 
 NL__INLINE void phase_timers(uv_loop_t* loop, struct nl__obs* o) {
   nl__phase_enter(loop, o, NL__PHASE_TIMERS);
-  if (o != NULL || loop->timer_heap_min != NULL)
+  if (o != NULL)
+    uv__run_timers_observed(loop, o);
+  else if (loop->timer_heap_min != NULL)
     uv__run_timers(loop);
   nl__phase_leave(loop, o, NL__PHASE_TIMERS);
 }
@@ -139,7 +141,9 @@ NL__INLINE void phase_pending(uv_loop_t* loop, struct nl__obs* o) {
 NL__INLINE void phase_idle(uv_loop_t* loop, struct nl__obs* o) {
   nl__phase_enter(loop, o, NL__PHASE_IDLE);
   /* Unobserved, an empty phase is not even entered. */
-  if (o != NULL || !uv__queue_empty(&loop->idle_handles))
+  if (o != NULL)
+    uv__run_idle_observed(loop, o);
+  else if (!uv__queue_empty(&loop->idle_handles))
     uv__run_idle(loop);
   nl__phase_leave(loop, o, NL__PHASE_IDLE);
 }
@@ -147,7 +151,9 @@ NL__INLINE void phase_idle(uv_loop_t* loop, struct nl__obs* o) {
 NL__INLINE void phase_prepare(uv_loop_t* loop, struct nl__obs* o) {
   nl__phase_enter(loop, o, NL__PHASE_PREPARE);
   /* Unobserved, an empty phase is not even entered. */
-  if (o != NULL || !uv__queue_empty(&loop->prepare_handles))
+  if (o != NULL)
+    uv__run_prepare_observed(loop, o);
+  else if (!uv__queue_empty(&loop->prepare_handles))
     uv__run_prepare(loop);
   nl__phase_leave(loop, o, NL__PHASE_PREPARE);
 }
@@ -156,7 +162,10 @@ NL__INLINE void phase_poll(uv_loop_t* loop, struct nl__obs* o, int timeout) {
   int round;
 
   nl__phase_enter(loop, o, NL__PHASE_POLL);
-  uv__poller_poll(loop, timeout);
+  if (o != NULL)
+    uv__poller_poll_observed(loop, timeout, o);
+  else
+    uv__poller_poll(loop, timeout);
   for (round = 0; round < UV__PENDING_ROUNDS_AFTER_POLL; round++)
     if (!uv__run_pending(loop))
       break;
@@ -166,7 +175,9 @@ NL__INLINE void phase_poll(uv_loop_t* loop, struct nl__obs* o, int timeout) {
 NL__INLINE void phase_check(uv_loop_t* loop, struct nl__obs* o) {
   nl__phase_enter(loop, o, NL__PHASE_CHECK);
   /* Unobserved, an empty phase is not even entered. */
-  if (o != NULL || !uv__queue_empty(&loop->check_handles))
+  if (o != NULL)
+    uv__run_check_observed(loop, o);
+  else if (!uv__queue_empty(&loop->check_handles))
     uv__run_check(loop);
   nl__phase_leave(loop, o, NL__PHASE_CHECK);
 }

@@ -175,11 +175,17 @@ static inline void uv__update_time(uv_loop_t* loop) {
 /* ---------------------------------------------------------------------
  * Phases of one loop iteration (run in core.c).
  */
+/* Each phase with many callbacks comes twice: plain, for loops nobody
+ * observes, and with the loop's observation state (observe.h). */
 void uv__run_timers(uv_loop_t* loop);
+void uv__run_timers_observed(uv_loop_t* loop, struct nl__obs* o);
 int uv__next_timeout(const uv_loop_t* loop);
 void uv__run_idle(uv_loop_t* loop);
+void uv__run_idle_observed(uv_loop_t* loop, struct nl__obs* o);
 void uv__run_prepare(uv_loop_t* loop);
+void uv__run_prepare_observed(uv_loop_t* loop, struct nl__obs* o);
 void uv__run_check(uv_loop_t* loop);
+void uv__run_check_observed(uv_loop_t* loop, struct nl__obs* o);
 int uv__run_pending(uv_loop_t* loop);
 
 /* ---------------------------------------------------------------------
@@ -212,8 +218,11 @@ int uv__poller_init(uv_loop_t* loop);
 void uv__poller_close(uv_loop_t* loop);
 int uv__poller_fork(uv_loop_t* loop);
 /* Applies pending interest changes, waits up to timeout ms (-1: no limit)
- * and runs the callbacks of ready watchers. */
+ * and runs the callbacks of ready watchers. The observed variant brackets
+ * the time it may block with nl__obs_wait_enter/leave (observe.h). */
 void uv__poller_poll(uv_loop_t* loop, int timeout);
+void uv__poller_poll_observed(uv_loop_t* loop, int timeout,
+                              struct nl__obs* o);
 /* Forgets fd, including events already fetched for it in this round. */
 void uv__poller_invalidate_fd(uv_loop_t* loop, int fd);
 /* 0 if fd can be watched, else a UV_E* code (regular files cannot). */

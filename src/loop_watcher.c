@@ -51,9 +51,8 @@ static int watcher_stop(uv_handle_t* h, uv_handle_type type,
   return 0;
 }
 
-/* o: the loop's observation state, read once for the phase. Inlined
- * into each phase twice, with o NULL and not, so that an unobserved loop
- * runs a loop without the hooks. */
+/* o: the loop's observation state, or NULL. Inlined twice into each
+ * phase, so that an unobserved loop runs a loop without the hooks. */
 static inline __attribute__((always_inline)) void run_watchers(
     struct uv__queue* list, struct nl__obs* o,
     void (*call)(struct uv__queue* node, struct nl__obs* o)) {
@@ -104,17 +103,12 @@ static inline __attribute__((always_inline)) void call_idle(
   uv__dispatch_idle(uv__container_of(q, uv_idle_t, queue), o);
 }
 
-static __attribute__((noinline)) void run_idle_observed(uv_loop_t* loop,
-                                                    struct nl__obs* o) {
-  run_watchers(&loop->idle_handles, o, call_idle);
+void uv__run_idle(uv_loop_t* loop) {
+  run_watchers(&loop->idle_handles, NULL, call_idle);
 }
 
-void uv__run_idle(uv_loop_t* loop) {
-  struct nl__obs* o = nl__obs_of(loop);
-  if (o != NULL)
-    run_idle_observed(loop, o);
-  else
-    run_watchers(&loop->idle_handles, NULL, call_idle);
+void uv__run_idle_observed(uv_loop_t* loop, struct nl__obs* o) {
+  run_watchers(&loop->idle_handles, o, call_idle);
 }
 
 /* ---------------------------------------------------------------------
@@ -154,17 +148,12 @@ static inline __attribute__((always_inline)) void call_prepare(
   uv__dispatch_prepare(uv__container_of(q, uv_prepare_t, queue), o);
 }
 
-static __attribute__((noinline)) void run_prepare_observed(uv_loop_t* loop,
-                                                    struct nl__obs* o) {
-  run_watchers(&loop->prepare_handles, o, call_prepare);
+void uv__run_prepare(uv_loop_t* loop) {
+  run_watchers(&loop->prepare_handles, NULL, call_prepare);
 }
 
-void uv__run_prepare(uv_loop_t* loop) {
-  struct nl__obs* o = nl__obs_of(loop);
-  if (o != NULL)
-    run_prepare_observed(loop, o);
-  else
-    run_watchers(&loop->prepare_handles, NULL, call_prepare);
+void uv__run_prepare_observed(uv_loop_t* loop, struct nl__obs* o) {
+  run_watchers(&loop->prepare_handles, o, call_prepare);
 }
 
 /* ---------------------------------------------------------------------
@@ -202,15 +191,10 @@ static inline __attribute__((always_inline)) void call_check(
   uv__dispatch_check(uv__container_of(q, uv_check_t, queue), o);
 }
 
-static __attribute__((noinline)) void run_check_observed(uv_loop_t* loop,
-                                                    struct nl__obs* o) {
-  run_watchers(&loop->check_handles, o, call_check);
+void uv__run_check(uv_loop_t* loop) {
+  run_watchers(&loop->check_handles, NULL, call_check);
 }
 
-void uv__run_check(uv_loop_t* loop) {
-  struct nl__obs* o = nl__obs_of(loop);
-  if (o != NULL)
-    run_check_observed(loop, o);
-  else
-    run_watchers(&loop->check_handles, NULL, call_check);
+void uv__run_check_observed(uv_loop_t* loop, struct nl__obs* o) {
+  run_watchers(&loop->check_handles, o, call_check);
 }

@@ -312,9 +312,9 @@ int uv__next_timeout(const uv_loop_t* loop) {
 /* Runs every timer that is due, in (due, start) order. A timer started
  * while this runs, including one re-armed from its own callback with
  * timeout 0, waits for the next pass: one pass can never spin forever. */
-void uv__run_timers(uv_loop_t* loop) {
+static inline __attribute__((always_inline)) void run_timers(
+    uv_loop_t* loop, struct nl__obs* o) {
   uint64_t limit = loop->timer_counter;
-  struct nl__obs* o = nl__obs_of(loop);
   uv_timer_t* t;
 
   for (;;) {
@@ -330,4 +330,12 @@ void uv__run_timers(uv_loop_t* loop) {
       uv_timer_start(t, t->timer_cb, t->repeat, t->repeat);
     uv__dispatch_timer(t, o);
   }
+}
+
+void uv__run_timers(uv_loop_t* loop) {
+  run_timers(loop, NULL);
+}
+
+void uv__run_timers_observed(uv_loop_t* loop, struct nl__obs* o) {
+  run_timers(loop, o);
 }

@@ -198,7 +198,10 @@ static void dispatch_events(uv_loop_t* loop, struct epoll_event* events,
   loop->poll_nevents = 0;
 }
 
-void uv__poller_poll(uv_loop_t* loop, int timeout) {
+/* o: the loop's observation state, or NULL; inlined into the two entry
+ * points below, so that an unobserved loop's poll has no hooks at all. */
+static inline __attribute__((always_inline)) void poll_loop(
+    uv_loop_t* loop, int timeout, struct nl__obs* o) {
   struct epoll_event events[UV__MAX_EVENTS];
   uint64_t deadline = 0;
   int rounds = 0;
@@ -211,10 +214,9 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
   if (timeout > 0)
     deadline = loop->time + (uint64_t) timeout;
   /* The time this may block (the spin included) is the kernel wait of
-   * observe.h; dispatching events after it is not. The state is read at
-   * each use rather than kept across the calls in between. */
-  if (timeout != 0 && nl__obs_of(loop) != NULL)
-    nl__obs_wait_enter(loop->obs);
+   * observe.h; dispatching events after it is not. */
+  if (o != NULL && timeout != 0)
+    nl__obs_wait_enter(o);
   if (timeout != 0) {
     if (uv__async_spin(loop, timeout) && uv__async_poll_check(loop)) {
       timeout = 0;
@@ -233,8 +235,8 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
       loop->async_io_watcher.armed != 0) {
     uv__update_time(loop);
     uv__async_wait_end(loop);
-    if (nl__obs_of(loop) != NULL)
-      nl__obs_wait_leave(loop->obs);
+    if (o != NULL)
+      nl__obs_wait_leave(o);
     return;
   }
 
@@ -243,11 +245,11 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
       timeout = 0;
     if (timeout != 0 && uv__async_sleep_begin(loop))
       timeout = 0;
-    if (timeout != 0 && nl__obs_of(loop) != NULL)
-      nl__obs_wait_enter(loop->obs);
+    if (o != NULL && timeout != 0)
+      nl__obs_wait_enter(o);
     n = wait_events(loop, events, timeout);
-    if (nl__obs_of(loop) != NULL)
-      nl__obs_wait_leave(loop->obs);
+    if (o != NULL)
+      nl__obs_wait_leave(o);
     if (timeout != 0)
       uv__async_sleep_end(loop);
     /* The callbacks below see the time at which the wait returned. */
@@ -269,4 +271,13 @@ void uv__poller_poll(uv_loop_t* loop, int timeout) {
       return;
     timeout = 0;
   }
+}
+
+void uv__poller_poll(uv_loop_t* loop, int timeout) {
+  poll_loop(loop, timeout, NULL);
+}
+
+void uv__poller_poll_observed(uv_loop_t* loop, int timeout,
+                              struct nl__obs* o) {
+  poll_loop(loop, timeout, o);
 }
