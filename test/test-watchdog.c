@@ -377,7 +377,7 @@ TEST(api_callback_done) {
 
   recorder_init(&rec);
   CHECK_OK(uv_loop_init(&loop));
-  CHECK_OK(nl_loop_set_blocked_threshold(&loop, 50, record_cb, &rec));
+  CHECK_OK(nl_loop_set_blocked_threshold(&loop, 100, record_cb, &rec));
   run_blocking_timer(&loop, nl_wd_test_timer_cb, 300);
   CHECK_EQ(wait_reports(&rec, 2), 2);
   check_callback_pair(&rec, &loop, fn_ptr(nl_wd_test_timer_cb),
@@ -484,7 +484,7 @@ static void loop_thread_main(void* arg) {
     CHECK_OK(pthread_sigmask(SIG_SETMASK, &all, NULL));
   }
   CHECK_OK(uv_loop_init(&lt->loop));
-  CHECK_OK(nl_loop_set_blocked_threshold(&lt->loop, 50, record_cb, &lt->rec));
+  CHECK_OK(nl_loop_set_blocked_threshold(&lt->loop, 100, record_cb, &lt->rec));
   CHECK_OK(uv_timer_init(&lt->loop, &t));
   CHECK_OK(uv_timer_start(&t, lt->cb, 10, 0));
   CHECK_OK(uv_run(&lt->loop, UV_RUN_DEFAULT));
@@ -545,7 +545,7 @@ TEST(api_thread_blocking_signals) {
 
   recorder_init(&rec);
   CHECK_OK(uv_loop_init(&loop));
-  CHECK_OK(nl_loop_set_blocked_threshold(&loop, 50, record_cb, &rec));
+  CHECK_OK(nl_loop_set_blocked_threshold(&loop, 100, record_cb, &rec));
   run_blocking_timer(&loop, nl_wd_test_timer_cb, 150);
   CHECK_EQ(wait_reports(&rec, 2), 2);
   check_callback_pair(&rec, &loop, fn_ptr(nl_wd_test_timer_cb),
