@@ -70,15 +70,16 @@ static void open_file(uv_loop_t* loop) {
 }
 
 /* What the "then" argument of a helper does once the timer has run 5
- * times and the pool items have completed: stop, exit(0), or raise a
- * signal. */
+ * times or more and all pool items have completed: stop, exit(0), or
+ * raise a signal. */
 static const char* then_what = "stop";
 
 void nl_trace_test_timer_cb(uv_timer_t* t) {
   timer_calls++;
   if (timer_calls == 2)
     queue_works(t->loop, 8);
-  if (timer_calls < 5 || works_done < 8 || fs_done < 1)
+  /* All 12 items done (a loaded machine may need more timer calls). */
+  if (timer_calls < 5 || works_done < 12 || fs_done < 1)
     return;
   if (strcmp(then_what, "exit") == 0)
     exit(0);
@@ -102,7 +103,7 @@ HELPER(basic) {
   queue_works(loop, 4);
   open_file(loop);
   CHECK_OK(uv_run(loop, UV_RUN_DEFAULT));
-  CHECK_EQ(timer_calls, 5);
+  CHECK(timer_calls >= 5);
   CHECK_EQ(works_done, 12);
   CHECK_EQ(fs_done, 1);
   nl_test_close_loop(loop);

@@ -244,6 +244,10 @@ struct recorder {
   int n;
   struct seen s[MAX_REPORTS];
   unsigned int sleep_ms;         /* in the callback, on done = 0 */
+  /* Phase reports are kept only when a test asks for them: on a loaded
+   * machine a loop thread preempted past the threshold in some phase is
+   * (rightly) reported, which a test about one callback must not count. */
+  int phases_too;
   atomic_int finished;           /* callbacks that returned */
 };
 
@@ -263,6 +267,8 @@ static void record_cb(const nl_blocked_report_t* r, void* data) {
   struct seen* s;
   int i;
 
+  if (r->kind == NULL && !rec->phases_too)
+    return;
   pthread_mutex_lock(&rec->lock);
   if (rec->n < MAX_REPORTS) {
     s = &rec->s[rec->n];
@@ -415,6 +421,7 @@ TEST(api_phase_of_short_callbacks) {
   int i;
 
   recorder_init(&rec);
+  rec.phases_too = 1;
   CHECK_OK(uv_loop_init(&loop));
   CHECK_OK(nl_loop_set_blocked_threshold(&loop, 50, record_cb, &rec));
   for (i = 0; i < NTIMERS; i++) {
