@@ -229,11 +229,9 @@ void nl__metrics_iteration(struct nl__obs* o) {
   add(&o->metrics->iterations, 1);
 }
 
-void nl__metrics_phase(struct nl__obs* o, int phase, uint64_t dur,
-                       uint64_t wait) {
+void nl__metrics_phase(struct nl__obs* o, int phase, uint64_t dur) {
   unsigned int i = (unsigned int) phase - 1;
 
-  (void) wait;   /* counted by nl__metrics_wait() */
   if (i < NL_PHASE_COUNT)
     add(&o->metrics->phase_ns[i], dur);
 }

@@ -90,8 +90,6 @@ void nl__obs_loop_close(uv_loop_t* loop) {
     nl__metrics_loop_close(o);
   if (o->flags & NL__OBS_WATCHDOG)
     nl__wd_loop_close(o);
-  if (o->flags & NL__OBS_TRACE)
-    nl__trace_loop_close(o);
   loop->obs = NULL;
   /* Closed from a callback (the last handle's close callback, a pool
    * completion): uv_run and the callback's hooks still hold o. With no
@@ -218,8 +216,7 @@ void nl__obs_phase_leave(struct nl__obs* o, int phase) {
   if (o->flags & NL__OBS_TRACE)
     nl__trace_phase(o, phase, o->phase_start, now);
   if (o->flags & NL__OBS_METRICS)
-    nl__metrics_phase(o, phase, now - o->phase_start - o->wait_in_phase,
-                      o->wait_in_phase);
+    nl__metrics_phase(o, phase, now - o->phase_start - o->wait_in_phase);
   o->phase = 0;
   o->phase_start = 0;
   if (o->flags & NL__OBS_WATCHDOG)

@@ -6,11 +6,13 @@
  * A loop is observed when loop->obs is set: at uv_loop_init when one of
  * the NODELOOP_TRACE / NODELOOP_BLOCKED_MS / NODELOOP_STATS variables is
  * set, or when a program turns a feature on through nodeloop.h. An
- * unobserved loop pays one load and one untaken branch per hook; a build
- * with -DNL_HOOKS=OFF compiles the hooks out (to measure exactly that).
+ * unobserved loop pays one load and one untaken branch per iteration and
+ * per I/O or pool callback (uv_run runs a hook-free copy of the
+ * iteration); a build with -DNL_HOOKS=OFF compiles the hooks out (to
+ * measure exactly that).
  *
- * Everything here runs on the loop's thread, except nl__obs_work_run(),
- * which a pool worker calls.
+ * Everything here runs on the loop's thread, except nl__obs_work_begin()
+ * and nl__obs_work_end(), which a pool worker calls.
  */
 #ifndef NL_OBSERVE_H_
 #define NL_OBSERVE_H_
@@ -91,7 +93,6 @@ struct nl__obs {
   int closed;                    /* uv_loop_close ran inside one of them or
                                     inside a callback: freed when unused */
   struct nl__obs_frame frames[NL__OBS_MAX_DEPTH];
-  struct nl__trace_loop* trace;    /* trace.c */
   struct nl__wd_loop* wd;          /* watchdog.c */
   struct nl__metrics* metrics;     /* metrics.c */
 };
@@ -173,7 +174,6 @@ const char* nl__fs_cb_name(int fs_type);
 
 /* trace.c: the process-wide writer starts on first use. */
 int nl__trace_loop_open(struct nl__obs* o);     /* 0 or UV_E* */
-void nl__trace_loop_close(struct nl__obs* o);
 void nl__trace_iteration(struct nl__obs* o, uint64_t start, uint64_t end);
 void nl__trace_phase(struct nl__obs* o, int phase, uint64_t start,
                      uint64_t end);
@@ -198,8 +198,8 @@ void nl__wd_update(struct nl__obs* o, uint64_t now);
 int nl__metrics_loop_open(struct nl__obs* o);
 void nl__metrics_loop_close(struct nl__obs* o);   /* NODELOOP_STATS table */
 void nl__metrics_iteration(struct nl__obs* o);
-void nl__metrics_phase(struct nl__obs* o, int phase, uint64_t dur,
-                       uint64_t wait);
+/* dur: the phase's time outside the kernel wait (nl__metrics_wait). */
+void nl__metrics_phase(struct nl__obs* o, int phase, uint64_t dur);
 void nl__metrics_wait(struct nl__obs* o, uint64_t dur);
 void nl__metrics_cb(struct nl__obs* o, const struct nl__obs_frame* f,
                     uint64_t end);

@@ -488,10 +488,6 @@ int nl__trace_loop_open(struct nl__obs* o) {
     return nl__trace_g.err;
   if (__atomic_load_n(&nl__trace_g.state, __ATOMIC_ACQUIRE) != NL__TRACE_ON)
     return UV_ECANCELED;   /* after fork(), or after the final flush */
-  o->trace = NULL;   /* nothing per loop: records carry the loop */
+  (void) o;   /* nothing per loop: every record carries its loop */
   return 0;
-}
-
-void nl__trace_loop_close(struct nl__obs* o) {
-  (void) o;
 }

@@ -184,6 +184,15 @@ static void format_thread(const struct nl__trace_rec* r, int pid, int tid) {
        pid, tid, esc(name, e, sizeof(e)));
 }
 
+/* One end of a flow arrow ("s" at submit, "t" on the worker, "f" at the
+ * completion callback, bound to the slice it starts: "bp":"e"). */
+static void format_flow(const char* ph, uintptr_t id, uint64_t t, int pid,
+                        int tid) {
+  emit(",\n{\"ph\":\"%s\"%s,\"cat\":\"pool\",\"name\":\"pool\","
+       "\"id\":\"0x%" PRIxPTR "\",\"ts\":" US_FMT ",\"pid\":%d,\"tid\":%d}",
+       ph, ph[0] == 'f' ? ",\"bp\":\"e\"" : "", id, US(t), pid, tid);
+}
+
 static void format_rec(const struct nl__trace_rec* r, int tid) {
   int pid = (int) nl__trace_g.pid;
   const char* sym;
@@ -228,16 +237,10 @@ static void format_rec(const struct nl__trace_rec* r, int tid) {
            sym != NULL ? ",\"symbol\":\"" : "",
            sym != NULL ? esc(sym, e, sizeof(e)) : "", sym != NULL ? "\"" : "");
       if (r->u.cb.flow != 0)
-        emit(",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"pool\",\"name\":\"pool\","
-             "\"id\":\"0x%" PRIxPTR "\",\"ts\":" US_FMT ",\"pid\":%d,"
-             "\"tid\":%d}",
-             r->u.cb.flow, US(r->t0), pid, tid);
+        format_flow("f", r->u.cb.flow, r->t0, pid, tid);
       break;
     case NL__REC_SUBMIT:
-      emit(",\n{\"ph\":\"s\",\"cat\":\"pool\",\"name\":\"pool\","
-           "\"id\":\"0x%" PRIxPTR "\",\"ts\":" US_FMT ",\"pid\":%d,"
-           "\"tid\":%d}",
-           r->u.work.req, US(r->t0), pid, tid);
+      format_flow("s", r->u.work.req, r->t0, pid, tid);
       break;
     case NL__REC_WORK:
       emit(",\n{\"ph\":\"X\",\"cat\":\"work\",\"name\":\"%s\","
@@ -245,10 +248,7 @@ static void format_rec(const struct nl__trace_rec* r, int tid) {
            "\"args\":{\"loop\":\"0x%" PRIxPTR "\",\"queued_us\":" US_FMT "}}",
            r->u.work.name, US(r->t0), US(r->t1 - r->t0), pid, tid, r->loop,
            US(r->t0 > r->u.work.submit ? r->t0 - r->u.work.submit : 0));
-      emit(",\n{\"ph\":\"t\",\"cat\":\"pool\",\"name\":\"pool\","
-           "\"id\":\"0x%" PRIxPTR "\",\"ts\":" US_FMT ",\"pid\":%d,"
-           "\"tid\":%d}",
-           r->u.work.req, US(r->t0), pid, tid);
+      format_flow("t", r->u.work.req, r->t0, pid, tid);
       break;
     default:
       break;
