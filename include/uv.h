@@ -1667,7 +1667,8 @@ struct uv_loop_s {
   uv_signal_t child_watcher;              /* SIGCHLD, while children run */
   uv__io_t inotify_io_watcher;            /* inotify_fd, once created */
   struct nl__obs* obs;                    /* observation, if any */
-  char reserved_tail[24];
+  struct nl__ring* ring;                  /* io_uring, once used */
+  char reserved_tail[16];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

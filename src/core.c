@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "dispatch.h"
 #include "stream.h"
+#include "uring.h"
 
 /* Callbacks deferred by the poll phase (completed writes, for instance)
  * run right after it, a bounded number of rounds so that callbacks that
@@ -49,7 +50,7 @@ static inline __attribute__((always_inline)) int backend_timeout(
 int uv_backend_timeout(const uv_loop_t* loop) {
   if (loop == NULL)
     return 0;
-  if (!uv__queue_empty(&loop->watcher_queue))
+  if (!uv__queue_empty(&loop->watcher_queue) || uv__ring_has_waiting(loop))
     return 0;
   return backend_timeout(loop);
 }

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "fs.h"
 #include "threadpool.h"
+#include "uring.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +96,10 @@ static void fs_done(struct uv__work* w, int status) {
 /* The fast path for asynchronous requests: 1 if it took the request (and
  * registered it with the loop, and will complete it through the same
  * unregister-then-dispatch steps as fs_done), 0 to use the worker pool.
- * This is the one place where that decision is made; io_uring will fill it in (which operations, from
- * which kernel version). Today every request goes to the pool. */
+ * This is the one place where that decision is made: the loop's io_uring
+ * (src/uring.h) takes the operations the kernel offers. */
 static int uv__fs_try_fast_path(uv_fs_t* req) {
-  (void) req;
-  return 0;
+  return uv__ring_fs_submit(req->loop, req);
 }
 
 /* The file-system executor: every request that passed its checks comes

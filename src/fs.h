@@ -64,6 +64,10 @@ ssize_t uv__fs_op_chown(uv_fs_t* req);
 ssize_t uv__fs_op_fchown(uv_fs_t* req);
 ssize_t uv__fs_op_lchown(uv_fs_t* req);
 
+/* Fills *s from a statx(2) result (io_uring's too). */
+struct statx;
+void uv__fs_stat_from_statx(uv_stat_t* s, const struct statx* x);
+
 /* fs_copy.c */
 ssize_t uv__fs_op_copyfile(uv_fs_t* req);
 ssize_t uv__fs_op_sendfile(uv_fs_t* req);

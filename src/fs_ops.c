@@ -184,7 +184,7 @@ ssize_t uv__fs_op_ftruncate(uv_fs_t* req) {
  * the fallback. Racing writers store the same value. */
 static atomic_int statx_unusable;
 
-static void fs_stat_from_statx(uv_stat_t* s, const struct statx* x) {
+void uv__fs_stat_from_statx(uv_stat_t* s, const struct statx* x) {
   s->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
   s->st_mode = x->stx_mode;
   s->st_nlink = x->stx_nlink;
@@ -258,7 +258,7 @@ static int fs_statx(int dirfd, const char* path, int flags, uv_stat_t* s) {
     }
     return err;
   }
-  fs_stat_from_statx(s, &x);
+  uv__fs_stat_from_statx(s, &x);
   return 0;
 #else
   (void) dirfd;

@@ -2,6 +2,7 @@
  * fork, and the small accessors of its state.
  */
 #include "internal.h"
+#include "uring.h"
 #include "signals.h"
 #include "threadpool.h"
 #include "observe.h"
@@ -87,6 +88,7 @@ int uv_loop_close(uv_loop_t* loop) {
   uv__fs_event_loop_close(loop); /* linux/fs_event.c: inotify */
   uv__signal_loop_close(loop);   /* signal.c: the loop's signal pipe */
   uv__async_loop_close(loop);
+  uv__ring_close(loop);          /* linux/uring.c: the io_uring */
   uv__poller_close(loop);
   uv__free(loop->watchers);
   loop->watchers = NULL;
@@ -186,6 +188,7 @@ int uv_loop_fork(uv_loop_t* loop) {
   if (loop == NULL)
     return UV_EINVAL;
   uv__work_loop_fork(loop);
+  uv__ring_fork(loop);           /* before the poller registers again */
   err = uv__poller_fork(loop);
   if (err != 0)
     return err;

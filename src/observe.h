@@ -146,6 +146,11 @@ void nl__obs_work_done(struct nl__obs* o, uv_req_t* req, int wkind);
 /* On the worker thread, around the item's work function. */
 uint64_t nl__obs_work_begin(uv_req_t* req);
 void nl__obs_work_end(uv_req_t* req, int wkind, uint64_t start);
+/* An io_uring item (linux/uring.c) goes through the same steps: submit
+ * when the request is made, begin when the kernel takes it, then, on the
+ * loop thread once reaped, this in place of work_end (its track is the
+ * ring slot's), then work_done. */
+void nl__obs_ring_end(uv_req_t* req, int slot, uint64_t start);
 
 /* Per-request observation data of a pool item, in the request's reserved
  * words (reserved[0] is the in-flight stamp): times in ns. */
@@ -182,8 +187,11 @@ void nl__trace_cb(struct nl__obs* o, const struct nl__obs_frame* f,
                   uint64_t end);
 void nl__trace_work_submit(struct nl__obs* o, const uv_req_t* req,
                            int wkind, uint64_t ts);
+/* slot: -1 on a pool worker (the calling thread's track), else the io_uring
+ * slot whose track shows the item (the loop's kernel work, reaped by the
+ * loop thread). */
 void nl__trace_work_run(const uv_req_t* req, int wkind, uint64_t start,
-                        uint64_t end);                  /* worker thread */
+                        uint64_t end, int slot);
 
 /* watchdog.c */
 int nl__wd_loop_open(struct nl__obs* o, uint64_t threshold_ms);

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "dispatch.h"
 #include "threadpool.h"
+#include "uring.h"
 #include "observe.h"
 
 #include <stdlib.h>
@@ -403,6 +404,11 @@ int uv_cancel(uv_req_t* req) {
     case UV_FS:
       loop = ((uv_fs_t*) req)->loop;
       w = &((uv_fs_t*) req)->work_req;
+      if (uv__req_in_flight(req)) {
+        int r = uv__ring_fs_cancel((uv_fs_t*) req);
+        if (r != -1)
+          return r;   /* the ring's, not the pool's */
+      }
       break;
     case UV_GETADDRINFO:
       loop = ((uv_getaddrinfo_t*) req)->loop;

@@ -298,14 +298,15 @@ static const uv_loop_t* req_loop(const uv_req_t* req, int wkind) {
 }
 
 void nl__trace_work_run(const uv_req_t* req, int wkind, uint64_t start,
-                        uint64_t end) {
+                        uint64_t end, int slot) {
   struct nl__trace_buf* b;
   struct nl__trace_rec* r = rec_get(NULL, &b);
 
   if (r == NULL)
     return;
   r->type = NL__REC_WORK;
-  r->arg = (uint32_t) wkind;
+  /* A ring item's track is its slot: see NL__TRACE_RING_SLOT. */
+  r->arg = (uint32_t) wkind | (slot >= 0 ? (uint32_t) (slot + 1) << 8 : 0);
   r->t0 = start;
   r->t1 = end;
   r->loop = (uintptr_t) req_loop(req, wkind);

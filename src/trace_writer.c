@@ -193,6 +193,32 @@ static void format_flow(const char* ph, uintptr_t id, uint64_t t, int pid,
        ph, ph[0] == 'f' ? ",\"bp\":\"e\"" : "", id, US(t), pid, tid);
 }
 
+/* The track of an io_uring slot of a loop: a made-up thread id above any
+ * real one (pid_max is at most 2^22), named when first used. */
+#define RING_TRACKS 1024
+static int ring_tids[RING_TRACKS];
+
+static int ring_track(const struct nl__trace_rec* r, int pid) {
+  unsigned int slot = (r->arg >> 8) - 1;
+  int tid = (int) (0x40000000u | (((uint32_t) (r->loop >> 4) & 0xffffu) << 8) |
+                   (slot & 0xffu));
+  unsigned int h = (unsigned int) tid % RING_TRACKS;
+  char name[128];
+
+  while (ring_tids[h] != 0 && ring_tids[h] != tid)
+    h = (h + 1) % RING_TRACKS;
+  if (ring_tids[h] == tid)
+    return tid;
+  if (ring_tids[(h + 1) % RING_TRACKS] == 0)   /* keep one place free */
+    ring_tids[h] = tid;
+  snprintf(name, sizeof(name), "nodeloop io_uring %u of 0x%" PRIxPTR,
+           slot, r->loop);
+  emit(",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
+       "\"args\":{\"name\":\"%s\"}}",
+       pid, tid, name);
+  return tid;
+}
+
 static void format_rec(const struct nl__trace_rec* r, int tid) {
   int pid = (int) nl__trace_g.pid;
   const char* sym;
@@ -243,6 +269,8 @@ static void format_rec(const struct nl__trace_rec* r, int tid) {
       format_flow("s", r->u.work.req, r->t0, pid, tid);
       break;
     case NL__REC_WORK:
+      if (r->arg >> 8)
+        tid = ring_track(r, pid);
       emit(",\n{\"ph\":\"X\",\"cat\":\"work\",\"name\":\"%s\","
            "\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"pid\":%d,\"tid\":%d,"
            "\"args\":{\"loop\":\"0x%" PRIxPTR "\",\"queued_us\":" US_FMT "}}",

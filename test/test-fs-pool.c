@@ -54,6 +54,7 @@ TEST(cancel_queued_requests) {
   fs_use_counting_allocator();
   start(&loop);
   fd = open_file(fs_path("cancel-w"), O_RDWR | O_CREAT);
+  fs_start_ring(&loop);
   fs_block_pool(&loop);
   live = fs_live();
 

@@ -77,8 +77,11 @@ def main():
 
     loop_tids = {t for t, n in names.items() if " loop 0x" in n or
                  n.startswith("loop 0x")}
+    # A flow's middle step runs on a pool worker, or in the kernel for an
+    # io_uring request (one track per ring slot).
     worker_tids = {t for t, n in names.items()
-                   if n.startswith("nodeloop worker ")}
+                   if n.startswith("nodeloop worker ") or
+                   n.startswith("nodeloop io_uring ")}
     if a.loops is not None and len(loop_tids) != a.loops:
         fail("%d loop tracks, expected %d: %s" % (len(loop_tids), a.loops,
                                                  names))

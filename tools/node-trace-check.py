@@ -127,10 +127,14 @@ def check_trace(path, full=True):
            "process_name metadata")
     loops = [k for k, n in names.items() if re.search(r" loop 0x[0-9a-f]+", n)]
     default = [k for k in loops if names[k].endswith("(default loop)")]
-    workers = [k for k, n in names.items() if re.match(r"nodeloop worker \d+$", n)]
+    # Where a request's work shows: a pool worker, or (file requests on the
+    # loop's io_uring) the track of its ring slot.
+    workers = [k for k, n in names.items()
+               if re.match(r"nodeloop (worker|io_uring) \d+( of 0x[0-9a-f]+)?$", n)]
     expect(len(default) == 1, "one thread named '... loop 0x... (default loop)'",
            "thread names: %s" % sorted(names.values()))
-    expect(workers, "pool worker threads named 'nodeloop worker <n>'",
+    expect(workers, "pool worker threads named 'nodeloop worker <n>' or "
+           "io_uring tracks 'nodeloop io_uring <n> of 0x...'",
            "thread names: %s" % sorted(names.values()))
     if not default:
         return
@@ -208,7 +212,7 @@ def check_trace(path, full=True):
     works = [s for s in slices if s.cat == "work"]
     expect(works and all(s.track in workers for s in works) and
            all("queued_us" in s.args() for s in works),
-           "work slices on worker tracks with args.queued_us (%d)" % len(works))
+           "work slices on worker or io_uring tracks with args.queued_us (%d)" % len(works))
     for op in ("fs:open", "fs:fstat", "fs:read", "fs:close"):
         done = cb_in(op, ["poll"])
         linked = []
@@ -231,7 +235,7 @@ def check_trace(path, full=True):
                 why = "flow %s: s, t, f out of order" % fid
                 continue
             linked.append(fid)
-        expect(linked, "'%s' work on a worker linked by a flow s/t/f to its completion" % op,
+        expect(linked, "'%s' work on a worker or the ring linked by a flow s/t/f to its completion" % op,
                why)
 
     counters = [e for e in events if e["ph"] == "C" and

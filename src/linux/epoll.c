@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 #include "dispatch.h"
+#include "uring.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -207,6 +208,10 @@ static inline __attribute__((always_inline)) void poll_loop(
   int rounds = 0;
   int n;
 
+  /* File requests queued since the last poll go to the kernel in one
+   * batch; those that completed at once have their callbacks run here. */
+  if (loop->ring != NULL && uv__ring_flush(loop))
+    timeout = 0;
   /* Sends and completions that arrived while the loop was running come
    * without a wakeup; they run here, in the poll phase, without waiting. */
   if (uv__async_poll_check(loop))

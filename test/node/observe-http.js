@@ -9,7 +9,8 @@ const fs = require('fs');
 
 const server = http.createServer((req, res) => {
   if (req.url === '/file') {
-    // Served from the worker pool: fs:open, fs:fstat, fs:read, fs:close.
+    // fs:open, fs:fstat, fs:read, fs:close: on the loop's io_uring (or the
+    // worker pool without it).
     fs.readFile(__filename, (err, data) => {
       res.end(err ? 'error' : data.length + ' bytes');
     });

@@ -1,0 +1,709 @@
+/* io_uring for file requests (the contract is src/uring.h): the ring, made
+ * with raw system calls, what the kernel offers, and the file operations
+ * that run on it from the loop thread.
+ *
+ * Life of a request: uv__ring_fs_submit() puts it on the waiting list
+ * (cancellable); the next poll phase writes its submission entry and
+ * hands the whole batch to the kernel in one io_uring_enter. Cached reads,
+ * opens and closes complete inside that call and their callbacks run
+ * right away, still in the poll phase; work the kernel passes to its own
+ * workers (fsync, stat, a read that must wait for the disk) completes
+ * later and wakes the loop through the ring's descriptor.
+ *
+ * At most `sq_entries` requests are in the kernel at once and the
+ * completion queue has room for twice that, so it can never overflow; the
+ * rest wait on the list. Nothing is dropped when the ring is full.
+ */
+#include "internal.h"
+#include "dispatch.h"
+#include "fs.h"
+#include "observe.h"
+#include "threadpool.h"
+#include "uring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/io_uring.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Opcodes newer than the system's header. */
+#define NL_OP_FTRUNCATE 55          /* Linux 6.9 */
+#define NL_NOPS 64
+
+#define RING_ENTRIES 128
+
+/* What a request in the kernel needs beyond its uv_fs_t. */
+struct ring_slot {
+  uv_fs_t* req;
+  struct iovec* iov;                /* write: what is left to write */
+  unsigned int left;                /* write: buffers left */
+  int64_t off;                      /* write: where the rest goes */
+  uint64_t start;                   /* observed: when the kernel took it */
+  struct statx stx;                 /* the stat family's result */
+};
+
+struct nl__ring {
+  struct nl__ring_head head;        /* first: read by uring.h */
+  int fd;
+  unsigned int sq_entries;
+  unsigned int sq_mask;
+  unsigned int cq_mask;
+  unsigned int* sq_ktail;
+  unsigned int* sq_khead;
+  unsigned int* cq_khead;
+  unsigned int* cq_ktail;
+  struct io_uring_sqe* sqes;
+  struct io_uring_cqe* cqes;
+  void* ring_map;
+  size_t ring_len;
+  size_t sqe_len;
+  unsigned int sq_tail;             /* entries written, submitted or not */
+  unsigned int inflight;            /* in the kernel (slots in use) */
+  unsigned int nfree;
+  unsigned int* free_slots;
+  struct ring_slot* slots;
+  struct uv__queue waiting;         /* requests not yet in the ring */
+  struct uv__queue canceled;        /* their callbacks are due */
+  uv__io_t watcher;                 /* the ring's descriptor */
+  unsigned int features;
+  unsigned char ops[NL_NOPS];       /* opcodes the kernel supports */
+};
+
+/* Markers in a request's work item: which of the ring's lists it is on.
+ * Never called. */
+static void ring_waiting_mark(struct uv__work* w) { (void) w; }
+static void ring_kernel_mark(struct uv__work* w) { (void) w; }
+static void ring_canceled_mark(struct uv__work* w) { (void) w; }
+
+/* 0: not tried yet; 1: usable; -1: off (NODELOOP_IO_URING=0) or refused
+ * by the kernel (ENOSYS, EPERM from seccomp or io_uring_disabled), for
+ * every loop of the process. */
+static atomic_int ring_usable;
+
+static int sys_setup(unsigned int entries, struct io_uring_params* p) {
+  return (int) syscall(__NR_io_uring_setup, entries, p);
+}
+
+static int sys_enter(int fd, unsigned int to_submit, unsigned int min,
+                     unsigned int flags) {
+  return (int) syscall(__NR_io_uring_enter, fd, to_submit, min, flags,
+                       NULL, 0);
+}
+
+static int sys_register(int fd, unsigned int op, void* arg,
+                        unsigned int n) {
+  return (int) syscall(__NR_io_uring_register, fd, op, arg, n);
+}
+
+static void ring_io(uv_loop_t* loop, uv__io_t* w, unsigned int events);
+
+/* The kernel's half: the descriptor and the two maps. */
+static void ring_close_kernel(struct nl__ring* r) {
+  if (r->ring_map != NULL)
+    munmap(r->ring_map, r->ring_len);
+  if (r->sqes != NULL)
+    munmap(r->sqes, r->sqe_len);
+  if (r->fd >= 0)
+    uv__close(r->fd);
+  r->ring_map = NULL;
+  r->sqes = NULL;
+  r->fd = -1;
+}
+
+static void ring_free(struct nl__ring* r) {
+  ring_close_kernel(r);
+  uv__free(r->slots);
+  uv__free(r->free_slots);
+  uv__free(r);
+}
+
+static void ring_probe(struct nl__ring* r) {
+  struct {
+    struct io_uring_probe p;
+    struct io_uring_probe_op ops[NL_NOPS];
+  } probe;
+  unsigned int i;
+
+  memset(r->ops, 0, sizeof(r->ops));
+  memset(&probe, 0, sizeof(probe));
+  if (sys_register(r->fd, IORING_REGISTER_PROBE, &probe, NL_NOPS) != 0)
+    return;   /* before Linux 5.6: no operation this file uses anyway */
+  for (i = 0; i < probe.p.ops_len && i < NL_NOPS; i++)
+    r->ops[i] = (probe.ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
+}
+
+/* 0, or -1 with nothing held. */
+static int ring_open_kernel(struct nl__ring* r) {
+  struct io_uring_params p;
+  size_t sq_len, cq_len;
+  unsigned int i;
+  void* map;
+  int fd;
+
+  memset(&p, 0, sizeof(p));
+  fd = sys_setup(RING_ENTRIES, &p);
+  if (fd < 0) {
+    /* Missing or forbidden for the whole process; anything else (memory,
+     * the ring limit) may be this loop's bad luck only. */
+    if (errno == ENOSYS || errno == EPERM || errno == EACCES)
+      atomic_store(&ring_usable, -1);
+    return -1;
+  }
+  r->fd = fd;
+  /* Without these the bookkeeping below would be wrong: a shared map for
+   * both queues (5.4), completions never dropped (5.5), submission data
+   * copied at submission (5.5). Fewer entries than asked would not
+   * match the slots. */
+  if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
+      !(p.features & IORING_FEAT_NODROP) ||
+      !(p.features & IORING_FEAT_SUBMIT_STABLE) ||
+      p.sq_entries != RING_ENTRIES || p.cq_entries < p.sq_entries) {
+    atomic_store(&ring_usable, -1);
+    goto fail;
+  }
+  r->features = p.features;
+  sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+  cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  r->ring_len = sq_len > cq_len ? sq_len : cq_len;
+  map = mmap(NULL, r->ring_len, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+  if (map == MAP_FAILED)
+    goto fail;
+  r->ring_map = map;
+  r->sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
+  map = mmap(NULL, r->sqe_len, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+  if (map == MAP_FAILED)
+    goto fail;
+  r->sqes = map;
+
+  r->sq_entries = p.sq_entries;
+  r->sq_mask = *(unsigned int*) ((char*) r->ring_map + p.sq_off.ring_mask);
+  r->sq_khead = (unsigned int*) ((char*) r->ring_map + p.sq_off.head);
+  r->sq_ktail = (unsigned int*) ((char*) r->ring_map + p.sq_off.tail);
+  r->cq_mask = *(unsigned int*) ((char*) r->ring_map + p.cq_off.ring_mask);
+  r->cq_khead = (unsigned int*) ((char*) r->ring_map + p.cq_off.head);
+  r->cq_ktail = (unsigned int*) ((char*) r->ring_map + p.cq_off.tail);
+  r->cqes = (struct io_uring_cqe*) ((char*) r->ring_map + p.cq_off.cqes);
+  r->sq_tail = *r->sq_ktail;
+  /* Entry i of the submission array always names SQE i. */
+  for (i = 0; i < p.sq_entries; i++)
+    ((unsigned int*) ((char*) r->ring_map + p.sq_off.array))[i] = i;
+  uv__io_init(&r->watcher, ring_io, fd);
+  ring_probe(r);
+  return 0;
+
+fail:
+  ring_close_kernel(r);
+  return -1;
+}
+
+static struct nl__ring* ring_create(void) {
+  struct nl__ring* r;
+  unsigned int i;
+
+  r = uv__calloc(1, sizeof(*r));
+  if (r == NULL)
+    return NULL;
+  r->fd = -1;
+  /* At most RING_ENTRIES requests in flight; the completion queue has at
+   * least as many places (twice, by default), so it never overflows. */
+  r->slots = uv__calloc(RING_ENTRIES, sizeof(*r->slots));
+  r->free_slots = uv__calloc(RING_ENTRIES, sizeof(*r->free_slots));
+  if (r->slots == NULL || r->free_slots == NULL ||
+      ring_open_kernel(r) != 0) {
+    ring_free(r);
+    return NULL;
+  }
+  for (i = 0; i < RING_ENTRIES; i++)
+    r->free_slots[i] = RING_ENTRIES - 1 - i;
+  r->nfree = RING_ENTRIES;
+  uv__queue_init(&r->waiting);
+  uv__queue_init(&r->canceled);
+  return r;
+}
+
+/* The loop's ring, made on first use; NULL when the pool must do. */
+static struct nl__ring* ring_get(uv_loop_t* loop) {
+  const char* env;
+  int usable;
+
+  if (loop->ring != NULL)
+    return loop->ring;
+  usable = atomic_load(&ring_usable);
+  if (usable < 0)
+    return NULL;
+  if (usable == 0) {
+    env = getenv("NODELOOP_IO_URING");
+    if (env != NULL && strcmp(env, "0") == 0) {
+      atomic_store(&ring_usable, -1);
+      return NULL;
+    }
+  }
+  loop->ring = ring_create();
+  if (loop->ring != NULL)
+    atomic_store(&ring_usable, 1);
+  return loop->ring;
+}
+
+/* ---------------------------------------------------------------------
+ * Which requests go on the ring.
+ */
+static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
+  switch (req->fs_type) {
+    case UV_FS_READ:
+    case UV_FS_WRITE:
+      /* A write of more than IOV_MAX buffers needs several calls; a
+       * kernel without IORING_FEAT_RW_CUR_POS cannot use the file
+       * position. */
+      if (req->nbufs > IOV_MAX && req->fs_type == UV_FS_WRITE)
+        return 0;
+      if (req->off < 0 && !(r->features & IORING_FEAT_RW_CUR_POS))
+        return 0;
+      if (req->fs_type == UV_FS_READ)
+        return req->nbufs == 1 ? r->ops[IORING_OP_READ]
+                               : r->ops[IORING_OP_READV];
+      return r->ops[IORING_OP_WRITEV] && r->ops[IORING_OP_WRITE];
+    case UV_FS_FSYNC:
+    case UV_FS_FDATASYNC:
+      return r->ops[IORING_OP_FSYNC];
+    case UV_FS_FTRUNCATE:
+      return r->ops[NL_OP_FTRUNCATE];
+    case UV_FS_CLOSE:
+      return r->ops[IORING_OP_CLOSE];
+    case UV_FS_OPEN:
+      return r->ops[IORING_OP_OPENAT];
+    case UV_FS_STAT:
+    case UV_FS_LSTAT:
+    case UV_FS_FSTAT:
+      return r->ops[IORING_OP_STATX];
+    default:
+      return 0;
+  }
+}
+
+int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
+  struct nl__ring* r = ring_get(loop);
+
+  if (r == NULL || r->fd < 0 || !ring_takes(r, req))
+    return 0;
+  struct nl__obs* o;
+
+  uv__req_register(loop, req);
+  req->reserved[NL__REQ_SUBMIT] = NULL;
+  o = nl__obs_of(loop);
+  if (o != NULL)
+    nl__obs_work_submit(o, (uv_req_t*) req, NL_WORK_FS);
+  req->work_req.loop = loop;
+  req->work_req.work = ring_waiting_mark;
+  req->work_req.done = NULL;
+  uv__queue_insert_tail(&r->waiting, &req->work_req.node);
+  r->head.nwaiting++;
+  return 1;
+}
+
+int uv__ring_fs_cancel(uv_fs_t* req) {
+  struct nl__ring* r;
+
+  if (req->work_req.work == ring_kernel_mark ||
+      req->work_req.work == ring_canceled_mark)
+    return UV_EBUSY;
+  if (req->work_req.work != ring_waiting_mark)
+    return -1;
+  r = req->loop->ring;
+  uv__queue_remove(&req->work_req.node);
+  uv__queue_insert_tail(&r->canceled, &req->work_req.node);
+  req->work_req.work = ring_canceled_mark;
+  /* Still counted as waiting: the next poll phase must not block before
+   * it has run the callback. */
+  return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Submission entries.
+ */
+static void sqe_rw(struct io_uring_sqe* sqe, int op, int fd, const void* addr,
+                   unsigned int len, int64_t off) {
+  sqe->opcode = (unsigned char) op;
+  sqe->fd = fd;
+  sqe->addr = (uint64_t) (uintptr_t) addr;
+  sqe->len = len;
+  /* -1: the file position, which the operation advances. */
+  sqe->off = off < 0 ? (uint64_t) -1 : (uint64_t) off;
+}
+
+static void sqe_write(struct io_uring_sqe* sqe, struct ring_slot* s) {
+  uv_fs_t* req = s->req;
+
+  if (s->left == 0)   /* only empty buffers: one call all the same */
+    sqe_rw(sqe, IORING_OP_WRITE, req->file, "", 0, s->off);
+  else if (s->left == 1)
+    sqe_rw(sqe, IORING_OP_WRITE, req->file, s->iov[0].iov_base,
+           (unsigned int) (s->iov[0].iov_len > INT_MAX ? INT_MAX
+                                                        : s->iov[0].iov_len),
+           s->off);
+  else
+    sqe_rw(sqe, IORING_OP_WRITEV, req->file, s->iov, s->left, s->off);
+}
+
+static void sqe_fill(struct io_uring_sqe* sqe, struct ring_slot* s) {
+  uv_fs_t* req = s->req;
+  unsigned int n;
+
+  switch (req->fs_type) {
+    case UV_FS_READ:
+      n = req->nbufs > IOV_MAX ? IOV_MAX : req->nbufs;
+      if (n == 1)
+        sqe_rw(sqe, IORING_OP_READ, req->file, req->bufs[0].base,
+               (unsigned int) (req->bufs[0].len > INT_MAX ? INT_MAX
+                                                          : req->bufs[0].len),
+               req->off);
+      else
+        sqe_rw(sqe, IORING_OP_READV, req->file, req->bufs, n, req->off);
+      break;
+    case UV_FS_WRITE:
+      sqe_write(sqe, s);
+      break;
+    case UV_FS_FSYNC:
+    case UV_FS_FDATASYNC:
+      sqe->opcode = IORING_OP_FSYNC;
+      sqe->fd = req->file;
+      if (req->fs_type == UV_FS_FDATASYNC)
+        sqe->fsync_flags = IORING_FSYNC_DATASYNC;
+      break;
+    case UV_FS_FTRUNCATE:
+      sqe->opcode = NL_OP_FTRUNCATE;
+      sqe->fd = req->file;
+      sqe->off = (uint64_t) req->off;
+      break;
+    case UV_FS_CLOSE:
+      sqe->opcode = IORING_OP_CLOSE;
+      sqe->fd = req->file;
+      break;
+    case UV_FS_OPEN:
+      sqe->opcode = IORING_OP_OPENAT;
+      sqe->fd = AT_FDCWD;
+      sqe->addr = (uint64_t) (uintptr_t) req->path;
+      sqe->len = (unsigned int) req->mode;
+      sqe->open_flags = (unsigned int) (req->flags | O_CLOEXEC);
+      break;
+    case UV_FS_STAT:
+    case UV_FS_LSTAT:
+    case UV_FS_FSTAT:
+      sqe->opcode = IORING_OP_STATX;
+      sqe->len = STATX_BASIC_STATS | STATX_BTIME;
+      sqe->addr2 = (uint64_t) (uintptr_t) &s->stx;
+      if (req->fs_type == UV_FS_FSTAT) {
+        sqe->fd = req->file;
+        sqe->addr = (uint64_t) (uintptr_t) "";
+        sqe->statx_flags = AT_EMPTY_PATH;
+      } else {
+        sqe->fd = AT_FDCWD;
+        sqe->addr = (uint64_t) (uintptr_t) req->path;
+        sqe->statx_flags =
+            req->fs_type == UV_FS_LSTAT ? AT_SYMLINK_NOFOLLOW : 0;
+      }
+      break;
+    default:
+      abort();   /* ring_takes() admits only the types above */
+  }
+}
+
+/* Writes the entry of the request in slot `i` (its fields set). */
+static void ring_push(struct nl__ring* r, unsigned int i) {
+  struct io_uring_sqe* sqe = &r->sqes[r->sq_tail & r->sq_mask];
+
+  memset(sqe, 0, sizeof(*sqe));
+  sqe_fill(sqe, &r->slots[i]);
+  sqe->user_data = i;
+  r->sq_tail++;
+}
+
+/* Moves waiting requests into free slots and submission entries. */
+static void ring_fill(struct nl__ring* r) {
+  struct uv__queue* q;
+  struct ring_slot* s;
+  uv_fs_t* req;
+  unsigned int i;
+
+  while (r->nfree > 0 && !uv__queue_empty(&r->waiting)) {
+    q = uv__queue_head(&r->waiting);
+    uv__queue_remove(q);
+    req = uv__container_of(q, uv_fs_t, work_req.node);
+    req->work_req.work = ring_kernel_mark;
+    r->head.nwaiting--;
+
+    i = r->free_slots[--r->nfree];
+    s = &r->slots[i];
+    s->req = req;
+    s->start = 0;
+    if (req->reserved[NL__REQ_SUBMIT] != NULL)   /* observed */
+      s->start = nl__obs_work_begin((uv_req_t*) req);
+    if (req->fs_type == UV_FS_WRITE) {
+      s->iov = (struct iovec*) req->bufs;
+      s->left = req->nbufs;
+      s->off = req->off;
+      /* Leading empty buffers would end the write after 0 bytes. */
+      while (s->left > 0 && s->iov[0].iov_len == 0) {
+        s->iov++;
+        s->left--;
+      }
+      req->result = 0;   /* bytes written so far */
+    }
+    r->inflight++;
+    ring_push(r, i);
+  }
+}
+
+/* Hands the written entries to the kernel. */
+static void ring_submit(struct nl__ring* r) {
+  unsigned int n;
+  int rc;
+
+  __atomic_store_n(r->sq_ktail, r->sq_tail, __ATOMIC_RELEASE);
+  for (;;) {
+    n = r->sq_tail - __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
+    if (n == 0)
+      return;
+    rc = sys_enter(r->fd, n, 0, 0);
+    if (rc >= 0 || errno == EINTR)
+      continue;
+    /* EAGAIN/ENOMEM: the kernel is short of memory for requests; EBUSY
+     * cannot happen (the completion queue never overflows). The entries
+     * stay in the queue and go with the next poll phase. */
+    return;
+  }
+}
+
+/* ---------------------------------------------------------------------
+ * Completions.
+ */
+static void ring_complete(uv_loop_t* loop, uv_fs_t* req) {
+  struct nl__obs* o;
+
+  if (req->reserved[NL__REQ_SUBMIT] != NULL) {
+    o = nl__obs_of(loop);
+    if (o != NULL)
+      nl__obs_work_done(o, (uv_req_t*) req, NL_WORK_FS);
+    req->reserved[NL__REQ_SUBMIT] = NULL;
+  }
+  req->work_req.work = NULL;
+  if (req->bufs != NULL && req->bufs != req->bufsml)
+    uv__free(req->bufs);
+  req->bufs = NULL;
+  uv__req_unregister(loop, req);
+  uv__dispatch_fs(req);
+}
+
+/* A finished write continues after a short count, as the pool's loop of
+ * write(2) calls does: 1 if it was pushed again. An error after some
+ * bytes reports those bytes. */
+static int ring_write_more(struct nl__ring* r, unsigned int i, int res) {
+  struct ring_slot* s = &r->slots[i];
+  uv_fs_t* req = s->req;
+  size_t done;
+
+  if (res < 0) {
+    if (res != -EINTR) {
+      if (req->result == 0)
+        req->result = res;
+      return 0;
+    }
+  } else if (res == 0) {
+    return 0;     /* a device that takes nothing */
+  } else {
+    req->result += res;
+    done = (size_t) res;
+    if (s->off >= 0)
+      s->off += res;
+    while (s->left > 0 && done >= s->iov[0].iov_len) {
+      done -= s->iov[0].iov_len;
+      s->iov++;
+      s->left--;
+    }
+    if (s->left == 0)
+      return 0;
+    s->iov[0].iov_base = (char*) s->iov[0].iov_base + done;
+    s->iov[0].iov_len -= done;
+  }
+  ring_push(r, i);
+  return 1;
+}
+
+/* Runs the callbacks of finished requests; returns how many ran. */
+static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
+  struct io_uring_cqe* cqe;
+  struct ring_slot* s;
+  unsigned int head, tail, i;
+  uv_fs_t* req;
+  int res;
+  int ran = 0;
+
+  for (;;) {
+    head = *r->cq_khead;
+    tail = __atomic_load_n(r->cq_ktail, __ATOMIC_ACQUIRE);
+    if (head == tail)
+      break;
+    cqe = &r->cqes[head & r->cq_mask];
+    i = (unsigned int) cqe->user_data;
+    res = cqe->res;
+    __atomic_store_n(r->cq_khead, head + 1, __ATOMIC_RELEASE);
+    s = &r->slots[i];
+    req = s->req;
+    if (req->fs_type == UV_FS_WRITE) {
+      if (ring_write_more(r, i, res))
+        continue;
+    } else {
+      req->result = res;
+      if (res == 0 && (req->fs_type == UV_FS_STAT ||
+                       req->fs_type == UV_FS_LSTAT ||
+                       req->fs_type == UV_FS_FSTAT)) {
+        uv__fs_stat_from_statx(&req->statbuf, &s->stx);
+        req->ptr = &req->statbuf;
+      }
+    }
+    if (s->start != 0)
+      nl__obs_ring_end((uv_req_t*) req, (int) i, s->start);
+    s->req = NULL;
+    r->free_slots[r->nfree++] = i;
+    r->inflight--;
+    ring_complete(loop, req);
+    ran++;
+    /* A callback may have closed the loop's last request and the loop
+     * with it only after uv_run returns, never here; the ring lives on. */
+  }
+  return ran;
+}
+
+static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
+  struct uv__queue* q;
+  uv_fs_t* req;
+  int ran = 0;
+
+  while (!uv__queue_empty(&r->canceled)) {
+    q = uv__queue_head(&r->canceled);
+    uv__queue_remove(q);
+    r->head.nwaiting--;
+    req = uv__container_of(q, uv_fs_t, work_req.node);
+    req->result = UV_ECANCELED;
+    ring_complete(loop, req);
+    ran++;
+  }
+  return ran;
+}
+
+/* Rounds of submit-and-reap per poll phase: callbacks that queue more
+ * requests (open, then read, then close) see them through in one phase,
+ * a bounded number of times so the rest of the loop is not starved. */
+#define RING_ROUNDS 8
+
+static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
+  int ran = 0;
+  int round;
+  int n;
+
+  if (r->fd < 0)   /* after a fork without a ring of its own */
+    return ring_run_canceled(loop, r);
+  for (round = 0; round < RING_ROUNDS; round++) {
+    n = ring_run_canceled(loop, r);
+    ring_fill(r);
+    if (r->sq_tail != __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE))
+      ring_submit(r);
+    n += ring_reap(loop, r);
+    ran += n;
+    if (loop->ring != r)
+      break;
+    /* Done unless a callback queued more or a write continues. */
+    if (n == 0 && r->sq_tail == *r->sq_ktail)
+      break;
+  }
+  /* Continued writes pushed in the last round go now, not a poll later. */
+  if (loop->ring == r && r->sq_tail != *r->sq_ktail)
+    ring_submit(r);
+  if (loop->ring == r) {
+    /* Wake up for what the kernel still holds. */
+    if (r->inflight > 0)
+      uv__io_start(loop, &r->watcher, UV__POLLIN);
+    else
+      uv__io_stop(loop, &r->watcher, UV__POLLIN);
+  }
+  return ran;
+}
+
+int uv__ring_flush(uv_loop_t* loop) {
+  struct nl__ring* r = loop->ring;
+
+  if (r == NULL || (r->head.nwaiting == 0 && r->inflight == 0))
+    return 0;
+  return ring_cycle(loop, r) > 0;
+}
+
+static void ring_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
+  (void) w;
+  (void) events;
+  if (loop->ring != NULL)
+    ring_cycle(loop, loop->ring);
+}
+
+/* ---------------------------------------------------------------------
+ * Teardown. uv_loop_close() refuses while requests are active, so the
+ * ring is idle here.
+ */
+void uv__ring_close(uv_loop_t* loop) {
+  struct nl__ring* r = loop->ring;
+
+  if (r == NULL)
+    return;
+  uv__io_close(loop, &r->watcher);
+  loop->ring = NULL;
+  ring_free(r);
+}
+
+/* The child shares the parent's ring (the same kernel queues) and must
+ * never touch it. Requests the parent's kernel queues hold end with
+ * UV_ECANCELED, since their completions go to the parent; waiting ones
+ * go to a ring of the child's own, or end the same way without one. The
+ * callbacks run in the next poll phase. */
+void uv__ring_fork(uv_loop_t* loop) {
+  struct nl__ring* r = loop->ring;
+  struct uv__queue* q;
+  unsigned int i;
+  uv_fs_t* req;
+
+  if (r == NULL)
+    return;
+  /* The epoll instance is still the parent's too: forget the watcher
+   * without deregistering it there (the new poller starts empty). */
+  r->watcher.armed = 0;
+  uv__io_close(loop, &r->watcher);
+  ring_close_kernel(r);
+  for (i = 0; i < RING_ENTRIES; i++) {
+    req = r->slots[i].req;
+    if (req == NULL)
+      continue;
+    r->slots[i].req = NULL;
+    r->free_slots[r->nfree++] = i;
+    r->inflight--;
+    req->work_req.work = ring_canceled_mark;
+    uv__queue_insert_tail(&r->canceled, &req->work_req.node);
+    r->head.nwaiting++;
+  }
+  if (ring_open_kernel(r) == 0)
+    return;
+  /* No ring: later requests use the pool (ring_takes sees fd -1). */
+  while (!uv__queue_empty(&r->waiting)) {
+    q = uv__queue_head(&r->waiting);
+    uv__queue_remove(q);
+    req = uv__container_of(q, uv_fs_t, work_req.node);
+    req->work_req.work = ring_canceled_mark;
+    uv__queue_insert_tail(&r->canceled, q);
+  }
+}

@@ -1,0 +1,57 @@
+/* The io_uring contract (src/linux/uring.c): one ring per loop, created
+ * on the first request that can use it, which runs file requests from the
+ * loop thread without a pool hop.
+ *
+ * A request the ring takes waits in the loop's list until the next poll
+ * phase, which hands every waiting request to the kernel in one
+ * io_uring_enter and runs the callbacks of those that completed in it;
+ * the others complete later through the ring's descriptor, watched by the
+ * poller like any other. Until it is handed over a request can be
+ * cancelled; afterwards the kernel owns it (UV_EBUSY, as for a pool item
+ * that a worker has started).
+ *
+ * Credentials: nothing is submitted from another thread and the ring has
+ * no submission thread (no IORING_SETUP_SQPOLL), so the kernel checks
+ * every operation against the loop thread's credentials at the moment of
+ * submission, also when it hands the work to one of its own workers
+ * (it takes a reference to the submitter's credentials then). A process
+ * that changes its credentials through libc changes them on every thread
+ * before the call returns, so work submitted afterwards is checked
+ * against the new ones. See docs/design.md.
+ */
+#ifndef NL_URING_H_
+#define NL_URING_H_
+
+#include "internal.h"
+
+/* 1 if the ring took the request (registered with the loop, completed
+ * later through the same unregister-then-dispatch steps as a pool item),
+ * 0 to use the pool: no ring in this process or loop, the operation is
+ * one the kernel lacks or the ring does not do. */
+int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req);
+
+/* uv_cancel() of a request the ring took: 0 and UV_ECANCELED to its
+ * callback if it was still waiting, UV_EBUSY once handed to the kernel.
+ * -1 if the request is not the ring's. */
+int uv__ring_fs_cancel(uv_fs_t* req);
+
+/* The poll phase's part: submits the waiting requests and runs the
+ * callbacks of those that completed. Returns whether any callback ran
+ * (the poll must not block then). */
+int uv__ring_flush(uv_loop_t* loop);
+
+/* The start of the ring's state, read by the loop without a call. */
+struct nl__ring_head {
+  unsigned int nwaiting;   /* requests not yet handed to the kernel */
+};
+
+/* Whether requests wait to be submitted (uv_backend_timeout() is 0). */
+static inline int uv__ring_has_waiting(const uv_loop_t* loop) {
+  return loop->ring != NULL &&
+         ((const struct nl__ring_head*) loop->ring)->nwaiting != 0;
+}
+
+void uv__ring_close(uv_loop_t* loop);
+void uv__ring_fork(uv_loop_t* loop);
+
+#endif /* NL_URING_H_ */

@@ -1,0 +1,478 @@
+/* File requests on the loop's io_uring (src/linux/uring.c): which loops
+ * have a ring, credentials dropped after the ring was used, writes the
+ * kernel takes in parts, more requests than the ring has places,
+ * cancellation, forks and embedders. Every test also passes without a
+ * ring (NODELOOP_IO_URING=0, kernel.io_uring_disabled=2), where the same
+ * requests run on the pool; ring_expected() says which is the case. */
+/* NL_TEST_THREADED */
+#include "fs-helpers.h"
+
+#include <dirent.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+/* Whether this process should be using io_uring: not switched off, and
+ * not refused by the kernel. */
+static int ring_expected(void) {
+  const char* env = getenv("NODELOOP_IO_URING");
+  FILE* f;
+  int disabled = 0;
+
+  if (env != NULL && strcmp(env, "0") == 0)
+    return 0;
+  f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%d", &disabled) != 1)
+      disabled = 0;
+    fclose(f);
+  }
+  return disabled == 0;
+}
+
+/* How many io_uring descriptors the process holds. */
+static int ring_fds(void) {
+  char path[300], link[64];
+  struct dirent* de;
+  DIR* d = opendir("/proc/self/fd");
+  ssize_t n;
+  int count = 0;
+
+  CHECK(d != NULL);
+  while ((de = readdir(d)) != NULL) {
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+      continue;
+    link[n] = '\0';
+    if (strcmp(link, "anon_inode:[io_uring]") == 0)
+      count++;
+  }
+  closedir(d);
+  return count;
+}
+
+static uv_fs_t one_req;
+
+/* Runs one asynchronous request to its end; returns its result. */
+#define RUN(call)                                       \
+  do {                                                  \
+    cb_calls = 0;                                       \
+    CHECK_OK(call);                                     \
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));            \
+    CHECK_EQ(cb_calls, 1);                              \
+  } while (0)
+
+TEST(ring_only_when_used_and_allowed) {
+  uv_loop_t loop;
+  int before = ring_fds();
+
+  start(&loop);
+  /* A loop that makes no file request has no ring. */
+  CHECK_EQ(ring_fds(), before);
+  RUN(uv_fs_stat(&loop, &one_req, "/", record_cb));
+  CHECK_OK(one_req.result);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_EQ(ring_fds(), before + (ring_expected() ? 1 : 0));
+  nl_test_close_loop(&loop);
+  CHECK_EQ(ring_fds(), before);
+}
+
+/* ---------------------------------------------------------------------
+ * Credentials. A root process uses the ring (opens, reads, stats that the
+ * kernel hands to its own workers, so that those exist with root's
+ * credentials), then drops to nobody. Afterwards a file only root may
+ * read cannot be opened, a directory only root may search cannot be
+ * looked into, and descriptors opened before the drop still read.
+ */
+static char secret_file[512];   /* 0600, root's */
+static char secret_dir[512];    /* 0700, root's, with a file inside */
+static char secret_inner[600];
+static char shared_file[512];   /* 0644 */
+
+static void make_secrets(void) {
+  if (geteuid() != 0)
+    nl_test_skip("needs root, to drop to another user");
+  snprintf(secret_file, sizeof(secret_file), "%s/secret", nl_test_tmpdir());
+  snprintf(secret_dir, sizeof(secret_dir), "%s/private", nl_test_tmpdir());
+  snprintf(secret_inner, sizeof(secret_inner), "%s/f", secret_dir);
+  snprintf(shared_file, sizeof(shared_file), "%s/shared", nl_test_tmpdir());
+  fs_write_file(secret_file, "root only", 9);
+  CHECK_OK(chmod(secret_file, 0600));
+  CHECK_OK(mkdir(secret_dir, 0700));
+  fs_write_file(secret_inner, "x", 1);
+  fs_write_file(shared_file, "everyone", 8);
+  CHECK_OK(chmod(shared_file, 0644));
+  /* nobody must reach the files' directory. */
+  CHECK_OK(chmod(nl_test_tmpdir(), 0755));
+}
+
+static void drop_to_nobody(void) {
+  CHECK_OK(setgroups(0, NULL));
+  CHECK_OK(setgid(65534));
+  CHECK_OK(setuid(65534));
+  CHECK_EQ(getuid(), 65534);
+  CHECK_EQ(geteuid(), 65534);
+}
+
+static void* drop_thread(void* arg) {
+  (void) arg;
+  drop_to_nobody();
+  return NULL;
+}
+
+static void use_ring_as_root(uv_loop_t* loop, uv_file* fd) {
+  uv_loop_t* l = loop;
+  int i;
+
+  /* As root everything works, through the ring if there is one. */
+  cb_calls = 0;
+  CHECK_OK(uv_fs_open(l, &one_req, secret_file, O_RDONLY, 0, record_cb));
+  CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+  CHECK(one_req.result >= 0);
+  *fd = (uv_file) one_req.result;
+  uv_fs_req_cleanup(&one_req);
+  for (i = 0; i < 16; i++) {
+    CHECK_OK(uv_fs_stat(l, &one_req, secret_inner, record_cb));
+    CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+    CHECK_OK(one_req.result);
+    uv_fs_req_cleanup(&one_req);
+  }
+  CHECK_EQ(ring_fds() > 0, ring_expected());
+}
+
+static void check_dropped(uv_loop_t* loop, uv_file fd) {
+  char buf[16];
+  uv_buf_t b = uv_buf_init(buf, sizeof(buf));
+  uv_loop_t* l = loop;
+
+  cb_calls = 0;
+  CHECK_OK(uv_fs_open(l, &one_req, secret_file, O_RDONLY, 0, record_cb));
+  CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+  CHECK_EQ(one_req.result, UV_EACCES);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(uv_fs_stat(l, &one_req, secret_inner, record_cb));
+  CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+  CHECK_EQ(one_req.result, UV_EACCES);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(uv_fs_open(l, &one_req, secret_inner, O_RDONLY, 0, record_cb));
+  CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+  CHECK_EQ(one_req.result, UV_EACCES);
+  uv_fs_req_cleanup(&one_req);
+  /* What nobody may do still works. */
+  CHECK_OK(uv_fs_open(l, &one_req, shared_file, O_RDONLY, 0, record_cb));
+  CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+  CHECK(one_req.result >= 0);
+  CHECK_OK(close((int) one_req.result));
+  uv_fs_req_cleanup(&one_req);
+  /* The descriptor opened before the drop reads. */
+  CHECK_OK(uv_fs_read(l, &one_req, fd, &b, 1, 0, record_cb));
+  CHECK_OK(uv_run(l, UV_RUN_DEFAULT));
+  CHECK_EQ(one_req.result, 9);
+  CHECK(memcmp(buf, "root only", 9) == 0);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_EQ(cb_calls, 5);
+  CHECK_OK(close(fd));
+}
+
+TEST(credentials_dropped_on_the_loop_thread) {
+  uv_loop_t loop;
+  uv_file fd;
+
+  make_secrets();
+  start(&loop);
+  use_ring_as_root(&loop, &fd);
+  drop_to_nobody();
+  check_dropped(&loop, fd);
+  nl_test_close_loop(&loop);
+}
+
+/* glibc changes every thread's credentials: a drop made by another
+ * thread, while the loop is idle, counts for the loop thread too. */
+TEST(credentials_dropped_by_another_thread) {
+  uv_loop_t loop;
+  pthread_t t;
+  uv_file fd;
+
+  make_secrets();
+  start(&loop);
+  use_ring_as_root(&loop, &fd);
+  CHECK_OK(pthread_create(&t, NULL, drop_thread, NULL));
+  CHECK_OK(pthread_join(t, NULL));
+  check_dropped(&loop, fd);
+  nl_test_close_loop(&loop);
+}
+
+/* Requests queued as root but submitted after the drop (the drop happens
+ * in a callback of the same iteration, before the poll phase submits
+ * them) are checked against the new credentials. */
+static uv_fs_t late_req;
+static uv_timer_t drop_timer;
+
+static void drop_in_timer(uv_timer_t* t) {
+  (void) t;
+  drop_to_nobody();
+}
+
+TEST(credentials_dropped_before_queued_requests_are_submitted) {
+  uv_loop_t loop;
+
+  make_secrets();
+  if (!ring_expected())
+    nl_test_skip("without io_uring the pool starts the request at once");
+  start(&loop);
+  RUN(uv_fs_stat(&loop, &one_req, secret_inner, record_cb));
+  CHECK_OK(one_req.result);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(uv_timer_init(&loop, &drop_timer));
+  CHECK_OK(uv_timer_start(&drop_timer, drop_in_timer, 0, 0));
+  cb_calls = 0;
+  CHECK_OK(uv_fs_open(&loop, &late_req, secret_file, O_RDONLY, 0,
+                      record_cb));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_EQ(late_req.result, UV_EACCES);
+  uv_fs_req_cleanup(&late_req);
+  uv_close((uv_handle_t*) &drop_timer, NULL);
+  nl_test_close_loop(&loop);
+}
+
+/* ---------------------------------------------------------------------
+ * Writes the kernel takes in parts: 4 MiB in 64 buffers into a pipe
+ * that holds 64 KiB, read by another thread. The callback sees every
+ * byte written, in order.
+ */
+#define PIPE_BUFS 64
+#define PIPE_BUF_LEN (64 * 1024)
+
+static int pipe_fds[2];
+static size_t pipe_got;
+static int pipe_order_ok = 1;
+
+static void* pipe_reader(void* arg) {
+  unsigned char buf[8192];
+  ssize_t n, i;
+
+  (void) arg;
+  while ((n = read(pipe_fds[0], buf, sizeof(buf))) > 0) {
+    for (i = 0; i < n; i++)
+      if (buf[i] != (unsigned char) ((pipe_got + (size_t) i) / PIPE_BUF_LEN))
+        pipe_order_ok = 0;
+    pipe_got += (size_t) n;
+  }
+  return NULL;
+}
+
+TEST(partial_writes_continue) {
+  static char data[PIPE_BUFS][PIPE_BUF_LEN];
+  uv_buf_t bufs[PIPE_BUFS];
+  uv_loop_t loop;
+  pthread_t t;
+  int i;
+
+  for (i = 0; i < PIPE_BUFS; i++) {
+    memset(data[i], i, PIPE_BUF_LEN);
+    bufs[i] = uv_buf_init(data[i], PIPE_BUF_LEN);
+  }
+  CHECK_OK(pipe(pipe_fds));
+  CHECK_OK(pthread_create(&t, NULL, pipe_reader, NULL));
+  start(&loop);
+  RUN(uv_fs_write(&loop, &one_req, pipe_fds[1], bufs, PIPE_BUFS, -1,
+                  record_cb));
+  CHECK_EQ(one_req.result, (ssize_t) PIPE_BUFS * PIPE_BUF_LEN);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(close(pipe_fds[1]));
+  CHECK_OK(pthread_join(t, NULL));
+  CHECK_EQ(pipe_got, (size_t) PIPE_BUFS * PIPE_BUF_LEN);
+  CHECK(pipe_order_ok);
+  CHECK_OK(close(pipe_fds[0]));
+  nl_test_close_loop(&loop);
+}
+
+/* A write to a pipe whose reader is gone: UV_EPIPE, no signal. */
+TEST(write_to_a_closed_pipe_fails) {
+  uv_loop_t loop;
+  uv_buf_t b = uv_buf_init("x", 1);
+
+  CHECK(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
+  CHECK_OK(pipe(pipe_fds));
+  CHECK_OK(close(pipe_fds[0]));
+  start(&loop);
+  RUN(uv_fs_write(&loop, &one_req, pipe_fds[1], &b, 1, -1, record_cb));
+  CHECK_EQ(one_req.result, UV_EPIPE);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(close(pipe_fds[1]));
+  nl_test_close_loop(&loop);
+}
+
+/* ---------------------------------------------------------------------
+ * More requests than the ring has places (128): all complete, each with
+ * its own data, none lost.
+ */
+#define MANY_READS 1000
+
+static uv_fs_t many_reqs[MANY_READS];
+static char many_bufs[MANY_READS][8];
+static int many_done;
+
+static void many_cb(uv_fs_t* req) {
+  int i = (int) (req - many_reqs);
+  char want[8];
+
+  snprintf(want, sizeof(want), "%07d", i);
+  CHECK_EQ(req->result, 7);
+  CHECK(memcmp(many_bufs[i], want, 7) == 0);
+  uv_fs_req_cleanup(req);
+  many_done++;
+}
+
+TEST(more_requests_than_places) {
+  char text[MANY_READS * 7 + 1];
+  uv_loop_t loop;
+  uv_buf_t b;
+  int fd, i;
+
+  for (i = 0; i < MANY_READS; i++)
+    snprintf(text + 7 * i, 8, "%07d", i);
+  fs_write_file(fs_path("many"), text, MANY_READS * 7);
+  fd = open_file(fs_path("many"), O_RDONLY);
+  start(&loop);
+  for (i = 0; i < MANY_READS; i++) {
+    b = uv_buf_init(many_bufs[i], 7);
+    CHECK_OK(uv_fs_read(&loop, &many_reqs[i], fd, &b, 1, 7 * i, many_cb));
+  }
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(many_done, MANY_READS);
+  CHECK_OK(close(fd));
+  nl_test_close_loop(&loop);
+}
+
+/* ---------------------------------------------------------------------
+ * Cancellation: a request not yet handed to the kernel is cancelled
+ * (UV_ECANCELED, the file untouched); a second uv_cancel, or one after
+ * the callback, is UV_EBUSY. After the callbacks the loop has nothing
+ * left and returns.
+ */
+TEST(cancel_before_submission) {
+  uv_loop_t loop;
+  uv_fs_t reqs[3];
+  uv_buf_t b = uv_buf_init("data", 4);
+  struct stat sb;
+  int fd, i;
+
+  fd = open_file(fs_path("cancel"), O_RDWR | O_CREAT | O_TRUNC);
+  start(&loop);
+  fs_start_ring(&loop);
+  fs_block_pool(&loop);   /* without a ring, the requests wait there */
+  cb_calls = 0;
+  CHECK_OK(uv_fs_write(&loop, &reqs[0], fd, &b, 1, 0, record_cb));
+  CHECK_OK(uv_fs_ftruncate(&loop, &reqs[1], fd, 100, record_cb));
+  CHECK_OK(uv_fs_fsync(&loop, &reqs[2], fd, record_cb));
+  for (i = 0; i < 3; i++)
+    CHECK_OK(uv_cancel((uv_req_t*) &reqs[i]));
+  for (i = 0; i < 3; i++)
+    CHECK_EQ(uv_cancel((uv_req_t*) &reqs[i]), UV_EBUSY);
+  if (ring_expected())
+    CHECK_EQ(uv_backend_timeout(&loop), 0);
+  fs_release_pool();
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 3);
+  for (i = 0; i < 3; i++) {
+    CHECK_EQ(reqs[i].result, UV_ECANCELED);
+    CHECK_EQ(uv_cancel((uv_req_t*) &reqs[i]), UV_EBUSY);
+    uv_fs_req_cleanup(&reqs[i]);
+  }
+  CHECK(!uv_loop_alive(&loop));
+  /* Neither the write nor the truncation happened. */
+  CHECK_OK(fstat(fd, &sb));
+  CHECK_EQ(sb.st_size, 0);
+  CHECK_OK(close(fd));
+  nl_test_close_loop(&loop);
+}
+
+/* ---------------------------------------------------------------------
+ * An embedder that waits on uv_backend_fd() itself: a queued request
+ * makes uv_backend_timeout() 0, and once uv_run has handed it over the
+ * descriptor becomes readable when it completes; after the callback the
+ * descriptor is quiet again.
+ */
+static int backend_readable(uv_loop_t* loop, int ms) {
+  struct pollfd p;
+
+  p.fd = uv_backend_fd(loop);
+  p.events = POLLIN;
+  p.revents = 0;
+  return poll(&p, 1, ms);
+}
+
+TEST(embedder_sees_completions) {
+  uv_loop_t loop;
+  int fd;
+  int i;
+
+  fd = open_file(fs_path("embed"), O_RDWR | O_CREAT | O_TRUNC);
+  start(&loop);
+  cb_calls = 0;
+  CHECK_OK(uv_fs_fsync(&loop, &one_req, fd, record_cb));
+  CHECK_EQ(uv_backend_timeout(&loop), 0);
+  for (i = 0; i < 1000 && cb_calls == 0; i++) {
+    CHECK_OK(backend_readable(&loop, uv_backend_timeout(&loop)) >= 0 ? 0 : -1);
+    uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  CHECK_EQ(cb_calls, 1);
+  CHECK_OK(one_req.result);
+  uv_fs_req_cleanup(&one_req);
+  CHECK(!uv_loop_alive(&loop));
+  CHECK_EQ(backend_readable(&loop, 0), 0);
+  CHECK_OK(close(fd));
+  nl_test_close_loop(&loop);
+}
+
+/* ---------------------------------------------------------------------
+ * uv_loop_fork: the child never touches the parent's ring; requests
+ * queued before the fork run in the child on a ring of its own.
+ */
+TEST(fork_keeps_rings_apart) {
+  uv_loop_t loop;
+  uv_fs_t child_req;
+  int queued = ring_expected();   /* the pool's items stay the parent's */
+  pid_t pid;
+  int status;
+
+  start(&loop);
+  fs_start_ring(&loop);
+  cb_calls = 0;
+  if (queued)
+    CHECK_OK(uv_fs_stat(&loop, &child_req, "/", record_cb));
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    CHECK_OK(uv_loop_fork(&loop));
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(cb_calls, queued);
+    if (queued) {
+      CHECK_OK(child_req.result);
+      uv_fs_req_cleanup(&child_req);
+    }
+    RUN(uv_fs_stat(&loop, &one_req, "/", record_cb));
+    CHECK_OK(one_req.result);
+    uv_fs_req_cleanup(&one_req);
+    CHECK_OK(uv_loop_close(&loop));
+    _exit(0);
+  }
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, queued);
+  if (queued) {
+    CHECK_OK(child_req.result);
+    uv_fs_req_cleanup(&child_req);
+  }
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* The parent's ring still works. */
+  RUN(uv_fs_stat(&loop, &one_req, "/", record_cb));
+  CHECK_OK(one_req.result);
+  uv_fs_req_cleanup(&one_req);
+  nl_test_close_loop(&loop);
+}
