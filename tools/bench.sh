@@ -2,7 +2,9 @@
 # make bench: builds every bench/*.c twice from the same source, against
 # nodeloop (build/) and against Debian's libuv (libuv1-dev), runs them in
 # alternation and prints the median of each RESULT line for both, with the
-# ratio (>1 means nodeloop is better).
+# ratio (>1 means nodeloop is better). bench/floor_*.c use no uv.h: they
+# measure what the kernel alone does for the same work, are built once
+# and printed afterwards as "kernel floors", value only.
 set -eu
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-3}
@@ -15,17 +17,33 @@ if ! dpkg -s libuv1-dev >/dev/null 2>&1; then
     exit 1
   fi
 fi
-mkdir -p "$out/nodeloop" "$out/libuv"
+mkdir -p "$out/nodeloop" "$out/libuv" "$out/floor"
 for src in bench/*.c; do
   name=$(basename "$src" .c)
+  case $name in
+    floor_*)
+      cc -O2 "$src" -o "$out/floor/$name"
+      continue ;;
+  esac
   cc -O2 -I include "$src" -o "$out/nodeloop/$name" -L build -lnodeloop \
      -Wl,-rpath,"$(pwd)/build" -lpthread
   cc -O2 "$src" -o "$out/libuv/$name" -luv -lpthread
 done
 results=$out/results.txt
+floors=$out/floors.txt
 : > "$results"
+: > "$floors"
 for src in bench/*.c; do
   name=$(basename "$src" .c)
+  case $name in
+    floor_*)
+      i=0
+      while [ $i -lt "$runs" ]; do
+        "$out/floor/$name" | sed -n "s/^RESULT /floor /p" >> "$floors"
+        i=$((i + 1))
+      done
+      continue ;;
+  esac
   i=0
   while [ $i -lt "$runs" ]; do
     for lib in nodeloop libuv; do
@@ -52,3 +70,20 @@ awk '
       printf "%-34s %14.3f %14.3f  %-14s %.2fx\n", key, a, b, unit[key], r
     }
   }' "$results"
+[ -s "$floors" ] || exit 0
+echo
+awk '
+  { key = $2; v[key, ++n[key]] = $3; unit[key] = $4
+    if (!(key in seen)) { seen[key] = 1; keys[++nk] = key } }
+  function median(key,   m, i, j, t, a) {
+    m = n[key]
+    for (i = 1; i <= m; i++) a[i] = v[key, i]
+    for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+      if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return a[int((m + 1) / 2)]
+  }
+  END {
+    printf "%-34s %14s  %s\n", "kernel floors", "median", "unit"
+    for (k = 1; k <= nk; k++)
+      printf "%-34s %14.3f  %s\n", keys[k], median(keys[k]), unit[keys[k]]
+  }' "$floors"

@@ -1,0 +1,177 @@
+/* floor_read_files: the kernel's floor for bench/fs_read_files.c, with no
+ * event library and no worker pool: the same files, read by one thread
+ * with open, pread and close in a row.
+ *
+ *   floor_read_files [files [bytes-per-file]]
+ *
+ * Defaults as in fs_read_files: 10000 files of 1024 bytes in a new
+ * directory under $TMPDIR or /tmp, the same names and contents. Creating
+ * and removing them is not timed, nor is one warm pass after creation
+ * (the files are then in the page cache); then, as fs_read_files does,
+ * several timed passes of which the median is reported.
+ *
+ * fs_read_files reports "RESULT fs_read_files <rate> files/s higher",
+ * the rate of whole files (open, read, close) per second; this prints the
+ * same unit so the two lines can be set side by side. Uses no uv.h:
+ * tools/bench.sh builds it once and prints it among the kernel floors. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PASSES 7
+
+static char dir[4096];
+static int nfiles = 10000;
+static int file_size = 1024;
+
+static void die(const char* what) {
+  fprintf(stderr, "floor_read_files: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void fail(const char* what) {
+  fprintf(stderr, "floor_read_files: %s\n", what);
+  exit(1);
+}
+
+static double now(void) {
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    die("clock_gettime");
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void file_path(char* out, size_t cap, int i) {
+  snprintf(out, cap, "%s/f%05d", dir, i);
+}
+
+/* The same contents as fs_read_files writes, so the same check applies. */
+static char pattern(int i, int pos) {
+  return (char) ('a' + (i + pos) % 26);
+}
+
+static void create_files(void) {
+  char path[4200];
+  char* data;
+  const char* tmp = getenv("TMPDIR");
+  ssize_t n;
+  int fd;
+  int i;
+  int j;
+
+  if (tmp == NULL || tmp[0] == '\0')
+    tmp = "/tmp";
+  snprintf(dir, sizeof(dir), "%s/floor_read_files-XXXXXX", tmp);
+  if (mkdtemp(dir) == NULL)
+    die("mkdtemp");
+
+  data = malloc((size_t) file_size);
+  if (data == NULL)
+    fail("out of memory");
+  for (i = 0; i < nfiles; i++) {
+    for (j = 0; j < file_size; j++)
+      data[j] = pattern(i, j);
+    file_path(path, sizeof(path), i);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+      die("create");
+    n = pwrite(fd, data, (size_t) file_size, 0);
+    if (n < 0)
+      die("write");
+    if (n != file_size)
+      fail("short write");
+    if (close(fd) != 0)
+      die("close");
+  }
+  free(data);
+}
+
+static void remove_files(void) {
+  char path[4200];
+  int i;
+
+  for (i = 0; i < nfiles; i++) {
+    file_path(path, sizeof(path), i);
+    if (unlink(path) != 0)
+      die("unlink");
+  }
+  if (rmdir(dir) != 0)
+    die("rmdir");
+}
+
+/* One pass over every file. The path is formatted inside the pass because
+ * fs_read_files formats it per file too. */
+static void read_all(char* buf) {
+  char path[4200];
+  ssize_t n;
+  int fd;
+  int i;
+
+  for (i = 0; i < nfiles; i++) {
+    file_path(path, sizeof(path), i);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      die("open");
+    n = pread(fd, buf, (size_t) file_size, 0);
+    if (n < 0)
+      die("read");
+    if (n != file_size)
+      fail("short read");
+    /* The check fs_read_files makes: first and last byte. */
+    if (buf[0] != pattern(i, 0) ||
+        buf[file_size - 1] != pattern(i, file_size - 1))
+      fail("read: wrong data");
+    if (close(fd) != 0)
+      die("close");
+  }
+}
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*) a;
+  double y = *(const double*) b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char** argv) {
+  double rates[PASSES];
+  char* buf;
+  double t0;
+  int pass;
+
+  if (argc > 1)
+    nfiles = atoi(argv[1]);
+  if (argc > 2)
+    file_size = atoi(argv[2]);
+  if (nfiles < 1 || file_size < 1) {
+    fprintf(stderr, "usage: %s [files [bytes-per-file]]\n", argv[0]);
+    return 2;
+  }
+  buf = malloc((size_t) file_size);
+  if (buf == NULL)
+    fail("out of memory");
+
+  create_files();
+  read_all(buf);
+  /* The median of several passes, as fs_read_files reports, so one
+   * disturbed pass does not decide the result. */
+  for (pass = 0; pass < PASSES; pass++) {
+    t0 = now();
+    read_all(buf);
+    rates[pass] = nfiles / (now() - t0);
+  }
+  remove_files();
+  free(buf);
+
+  qsort(rates, PASSES, sizeof(rates[0]), cmp_double);
+  printf("floor_read_files: %d files in %.3f s (%.0f files/s), median of "
+         "%d passes, one thread\n", nfiles, nfiles / rates[PASSES / 2],
+         rates[PASSES / 2], PASSES);
+  printf("RESULT floor_read_files %.0f files/s higher\n", rates[PASSES / 2]);
+  return 0;
+}
