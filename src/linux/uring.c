@@ -126,18 +126,18 @@ static void ring_free(struct nl__ring* r) {
 }
 
 static void ring_probe(struct nl__ring* r) {
-  struct {
-    struct io_uring_probe p;
-    struct io_uring_probe_op ops[NL_NOPS];
-  } probe;
+  /* The probe ends in a flexible array: room for NL_NOPS entries. */
+  uint64_t buf[(sizeof(struct io_uring_probe) +
+                NL_NOPS * sizeof(struct io_uring_probe_op) + 7) / 8];
+  struct io_uring_probe* probe = (struct io_uring_probe*) buf;
   unsigned int i;
 
   memset(r->ops, 0, sizeof(r->ops));
-  memset(&probe, 0, sizeof(probe));
-  if (sys_register(r->fd, IORING_REGISTER_PROBE, &probe, NL_NOPS) != 0)
+  memset(buf, 0, sizeof(buf));
+  if (sys_register(r->fd, IORING_REGISTER_PROBE, probe, NL_NOPS) != 0)
     return;   /* before Linux 5.6: no operation this file uses anyway */
-  for (i = 0; i < probe.p.ops_len && i < NL_NOPS; i++)
-    r->ops[i] = (probe.ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
+  for (i = 0; i < probe->ops_len && i < NL_NOPS; i++)
+    r->ops[i] = (probe->ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
 }
 
 /* 0, or -1 with nothing held. */
