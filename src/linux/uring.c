@@ -47,7 +47,7 @@ struct ring_slot {
   unsigned int left;                /* write: buffers left */
   int64_t off;                      /* write: where the rest goes */
   uint64_t start;                   /* observed: when the kernel took it */
-  struct statx stx;                 /* the stat family's result */
+  struct statx stx;                 /* fstat's result */
 };
 
 struct nl__ring {
@@ -281,18 +281,30 @@ static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
       return r->ops[IORING_OP_CLOSE];
     case UV_FS_OPEN:
       return r->ops[IORING_OP_OPENAT];
-    case UV_FS_STAT:
-    case UV_FS_LSTAT:
     case UV_FS_FSTAT:
       return r->ops[IORING_OP_STATX];
     default:
+      /* stat and lstat stay on the pool: the kernel always hands a ring
+       * statx to one of its workers, and with many in flight that was
+       * 2-3 times slower than the pool (libuv's fs_stat benchmark,
+       * docs/benchmarks.md). The rest has no ring operation. */
       return 0;
   }
 }
 
 int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
-  struct nl__ring* r = ring_get(loop);
+  struct nl__ring* r;
 
+  /* A loop whose requests could never go on a ring makes none. */
+  switch (req->fs_type) {
+    case UV_FS_READ: case UV_FS_WRITE: case UV_FS_FSYNC:
+    case UV_FS_FDATASYNC: case UV_FS_FTRUNCATE: case UV_FS_CLOSE:
+    case UV_FS_OPEN: case UV_FS_FSTAT:
+      break;
+    default:
+      return 0;
+  }
+  r = ring_get(loop);
   if (r == NULL || r->fd < 0 || !ring_takes(r, req))
     return 0;
   struct nl__obs* o;
@@ -395,22 +407,13 @@ static void sqe_fill(struct io_uring_sqe* sqe, struct ring_slot* s) {
       sqe->len = (unsigned int) req->mode;
       sqe->open_flags = (unsigned int) (req->flags | O_CLOEXEC);
       break;
-    case UV_FS_STAT:
-    case UV_FS_LSTAT:
     case UV_FS_FSTAT:
       sqe->opcode = IORING_OP_STATX;
+      sqe->fd = req->file;
+      sqe->addr = (uint64_t) (uintptr_t) "";
       sqe->len = STATX_BASIC_STATS | STATX_BTIME;
+      sqe->statx_flags = AT_EMPTY_PATH;
       sqe->addr2 = (uint64_t) (uintptr_t) &s->stx;
-      if (req->fs_type == UV_FS_FSTAT) {
-        sqe->fd = req->file;
-        sqe->addr = (uint64_t) (uintptr_t) "";
-        sqe->statx_flags = AT_EMPTY_PATH;
-      } else {
-        sqe->fd = AT_FDCWD;
-        sqe->addr = (uint64_t) (uintptr_t) req->path;
-        sqe->statx_flags =
-            req->fs_type == UV_FS_LSTAT ? AT_SYMLINK_NOFOLLOW : 0;
-      }
       break;
     default:
       abort();   /* ring_takes() admits only the types above */
@@ -563,9 +566,7 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
         continue;
     } else {
       req->result = res;
-      if (res == 0 && (req->fs_type == UV_FS_STAT ||
-                       req->fs_type == UV_FS_LSTAT ||
-                       req->fs_type == UV_FS_FSTAT)) {
+      if (res == 0 && req->fs_type == UV_FS_FSTAT) {
         uv__fs_stat_from_statx(&req->statbuf, &s->stx);
         req->ptr = &req->statbuf;
       }
