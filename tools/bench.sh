@@ -1,8 +1,9 @@
 #!/bin/sh
 # make bench: builds every bench/*.c twice from the same source, against
 # nodeloop (build/) and against Debian's libuv (libuv1-dev), runs them in
-# alternation and prints the median of each RESULT line for both, with the
-# ratio (>1 means nodeloop is better). bench/floor_*.c use no uv.h: they
+# alternation (nodeloop's binary twice: with io_uring, and with
+# NODELOOP_IO_URING=0) and prints the median of each RESULT line for each,
+# with the ratios to libuv (>1 means nodeloop is better). bench/floor_*.c use no uv.h: they
 # measure what the kernel alone does for the same work, are built once
 # and printed afterwards as "kernel floors", value only.
 set -eu
@@ -40,14 +41,22 @@ for src in bench/*.c; do
       i=0
       while [ $i -lt "$runs" ]; do
         "$out/floor/$name" | sed -n "s/^RESULT /floor /p" >> "$floors"
+        # ping_pongs' own shape: the echo server in a second process.
+        if [ "$name" = floor_pingpong ]; then
+          "$out/floor/$name" 5 2 | sed -n "s/^RESULT /floor /p" >> "$floors"
+        fi
         i=$((i + 1))
       done
       continue ;;
   esac
   i=0
   while [ $i -lt "$runs" ]; do
-    for lib in nodeloop libuv; do
-      "$out/$lib/$name" | sed -n "s/^RESULT /$lib /p" >> "$results"
+    # nouring: nodeloop's binary with io_uring switched off.
+    for lib in nodeloop nouring libuv; do
+      case $lib in
+        nouring) NODELOOP_IO_URING=0 "$out/nodeloop/$name" ;;
+        *) "$out/$lib/$name" ;;
+      esac | sed -n "s/^RESULT /$lib /p" >> "$results"
     done
     i=$((i + 1))
   done
@@ -63,11 +72,15 @@ awk '
     return a[int((m + 1) / 2)]
   }
   END {
-    printf "%-34s %14s %14s  %-14s %s\n", "benchmark", "nodeloop", "libuv", "unit", "ratio"
+    printf "%-26s %12s %12s %12s  %-12s %s\n", "benchmark", "nodeloop", "no io_uring",
+           "libuv", "unit", "ratios (on, off)"
     for (k = 1; k <= nk; k++) {
-      key = keys[k]; a = median("nodeloop", key); b = median("libuv", key)
+      key = keys[k]; a = median("nodeloop", key); c = median("nouring", key)
+      b = median("libuv", key)
       r = better[key] == "higher" ? a / b : b / a
-      printf "%-34s %14.3f %14.3f  %-14s %.2fx\n", key, a, b, unit[key], r
+      q = better[key] == "higher" ? c / b : b / c
+      printf "%-26s %12.3f %12.3f %12.3f  %-12s %.2fx %.2fx\n", key, a, c, b,
+             unit[key], r, q
     }
   }' "$results"
 [ -s "$floors" ] || exit 0
