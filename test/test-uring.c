@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -494,5 +495,48 @@ TEST(fork_keeps_rings_apart) {
   RUN(uv_fs_fstat(&loop, &one_req, root_fd(), record_cb));
   CHECK_OK(one_req.result);
   uv_fs_req_cleanup(&one_req);
+  nl_test_close_loop(&loop);
+}
+
+/* A loop the kernel refuses a ring (here: no descriptor left for it)
+ * runs its requests on the pool, and does not ask again for each one; a
+ * later loop gets a ring once descriptors are free. */
+TEST(refused_ring_falls_back_to_the_pool) {
+  struct rlimit old, tight;
+  uv_loop_t loop, loop2;
+  int fd = root_fd();
+  int probe;
+  int i;
+
+  start(&loop);
+  CHECK_OK(getrlimit(RLIMIT_NOFILE, &old));
+  /* The lowest free number: a limit there leaves no descriptor to make. */
+  probe = open("/", O_RDONLY | O_CLOEXEC);
+  CHECK(probe >= 0);
+  CHECK_OK(close(probe));
+  tight = old;
+  tight.rlim_cur = (rlim_t) probe;
+  CHECK_OK(setrlimit(RLIMIT_NOFILE, &tight));
+  for (i = 0; i < 3; i++) {
+    RUN(uv_fs_fstat(&loop, &one_req, fd, record_cb));
+    CHECK_OK(one_req.result);
+    CHECK(S_ISDIR(one_req.statbuf.st_mode));
+    uv_fs_req_cleanup(&one_req);
+  }
+  CHECK_OK(setrlimit(RLIMIT_NOFILE, &old));
+  CHECK_EQ(ring_fds(), 0);
+  RUN(uv_fs_fstat(&loop, &one_req, fd, record_cb));
+  CHECK_OK(one_req.result);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_EQ(ring_fds(), 0);   /* this loop does not try again */
+  start(&loop2);
+  cb_calls = 0;
+  CHECK_OK(uv_fs_fstat(&loop2, &one_req, fd, record_cb));
+  CHECK_OK(uv_run(&loop2, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_OK(one_req.result);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
+  nl_test_close_loop(&loop2);
   nl_test_close_loop(&loop);
 }

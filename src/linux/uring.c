@@ -218,16 +218,20 @@ static struct nl__ring* ring_create(void) {
    * least as many places (twice, by default), so it never overflows. */
   r->slots = uv__calloc(RING_ENTRIES, sizeof(*r->slots));
   r->free_slots = uv__calloc(RING_ENTRIES, sizeof(*r->free_slots));
-  if (r->slots == NULL || r->free_slots == NULL ||
-      ring_open_kernel(r) != 0) {
+  if (r->slots == NULL || r->free_slots == NULL) {
     ring_free(r);
-    return NULL;
+    return NULL;   /* memory: the next request tries again */
   }
   for (i = 0; i < RING_ENTRIES; i++)
     r->free_slots[i] = RING_ENTRIES - 1 - i;
   r->nfree = RING_ENTRIES;
   uv__queue_init(&r->waiting);
   uv__queue_init(&r->canceled);
+  uv__io_init(&r->watcher, ring_io, -1);
+  /* A kernel that refuses this loop a ring (descriptors, memory, its
+   * limit on rings) leaves it without one for good: fd -1, so that
+   * every request does not pay a failing io_uring_setup first. */
+  (void) ring_open_kernel(r);
   return r;
 }
 
@@ -249,7 +253,7 @@ static struct nl__ring* ring_get(uv_loop_t* loop) {
     }
   }
   loop->ring = ring_create();
-  if (loop->ring != NULL)
+  if (loop->ring != NULL && loop->ring->fd >= 0)
     atomic_store(&ring_usable, 1);
   return loop->ring;
 }
