@@ -102,6 +102,13 @@ static int uv__fs_try_fast_path(uv_fs_t* req) {
   return uv__ring_fs_submit(req->loop, req);
 }
 
+/* The pool's part of the executor, also for requests the loop's io_uring
+ * hands back (src/uring.h). 0, or the error with nothing queued. */
+int uv__fs_pool_submit(uv_loop_t* loop, uv_fs_t* req) {
+  return uv__work_submit(loop, req, &req->work_req, NL_WORK_FS, fs_work,
+                         fs_done);
+}
+
 /* The file-system executor: every request that passed its checks comes
  * here. Without a callback it runs now, on the caller's thread, and its
  * result is returned; otherwise it is queued and 0 is returned. */
@@ -115,8 +122,7 @@ static int uv__fs_submit(uv_loop_t* loop, uv_fs_t* req, uv_fs_cb cb) {
   }
   if (uv__fs_try_fast_path(req))
     return 0;
-  err = uv__work_submit(loop, req, &req->work_req, NL_WORK_FS, fs_work,
-                        fs_done);
+  err = uv__fs_pool_submit(loop, req);
   if (err != 0) {
     /* Nothing will run: give back what the request holds, as a failed
      * synchronous call would leave it. */

@@ -51,6 +51,9 @@ static inline int uv__ring_has_waiting(const uv_loop_t* loop) {
          ((const struct nl__ring_head*) loop->ring)->nwaiting != 0;
 }
 
+/* fs.c: queues a request on the worker pool (0, or the error). */
+int uv__fs_pool_submit(uv_loop_t* loop, uv_fs_t* req);
+
 void uv__ring_close(uv_loop_t* loop);
 void uv__ring_fork(uv_loop_t* loop);
 

@@ -10,7 +10,13 @@
 #include <dirent.h>
 #include <grp.h>
 #include <poll.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -261,9 +267,9 @@ TEST(credentials_dropped_before_queued_requests_are_submitted) {
 }
 
 /* ---------------------------------------------------------------------
- * Writes the kernel takes in parts: 4 MiB in 64 buffers into a pipe
- * that holds 64 KiB, read by another thread. The callback sees every
- * byte written, in order.
+ * Pipes (which stay with the pool): 4 MiB in 64 buffers into a pipe that
+ * holds 64 KiB, read by another thread; the callback sees every byte
+ * written, in order.
  */
 #define PIPE_BUFS 64
 #define PIPE_BUF_LEN (64 * 1024)
@@ -538,5 +544,209 @@ TEST(refused_ring_falls_back_to_the_pool) {
   uv_fs_req_cleanup(&one_req);
   CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
   nl_test_close_loop(&loop2);
+  nl_test_close_loop(&loop);
+}
+
+/* ---------------------------------------------------------------------
+ * What the ring must not change (each of these once went wrong on it).
+ */
+
+/* Reads at the file position (-1), many at once from a cold cache, each
+ * get their own block, as read(2) gives them, and the position ends
+ * after the last. */
+#define POS_READS 64
+#define POS_BLOCK 4096
+
+static char pos_bufs[POS_READS][POS_BLOCK];
+
+TEST(reads_at_the_file_position_do_not_overlap) {
+  static char data[POS_READS * POS_BLOCK];
+  uv_fs_t reqs[POS_READS];
+  int seen[POS_READS];
+  uv_loop_t loop;
+  uv_buf_t b;
+  int fd, i, round;
+
+  for (i = 0; i < POS_READS * POS_BLOCK; i++)
+    data[i] = (char) (i / POS_BLOCK);
+  fs_write_file(fs_path("pos"), data, sizeof(data));
+  start(&loop);
+  for (round = 0; round < 3; round++) {
+    fd = open_file(fs_path("pos"), O_RDONLY);
+    CHECK_OK(fdatasync(fd));
+    CHECK_OK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+    cb_calls = 0;
+    for (i = 0; i < POS_READS; i++) {
+      b = uv_buf_init(pos_bufs[i], POS_BLOCK);
+      CHECK_OK(uv_fs_read(&loop, &reqs[i], fd, &b, 1, -1, record_cb));
+    }
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(cb_calls, POS_READS);
+    memset(seen, 0, sizeof(seen));
+    for (i = 0; i < POS_READS; i++) {
+      CHECK_EQ(reqs[i].result, POS_BLOCK);
+      seen[(int) pos_bufs[i][0]]++;
+      uv_fs_req_cleanup(&reqs[i]);
+    }
+    for (i = 0; i < POS_READS; i++)
+      CHECK_EQ(seen[i], 1);
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t) sizeof(data));
+    CHECK_OK(close(fd));
+  }
+  nl_test_close_loop(&loop);
+}
+
+/* A write cut short by the file size limit reports what it wrote and
+ * leaves the file's start alone, at the file position and at an offset
+ * (the kernel ends such a write early; it is not continued elsewhere). */
+TEST(a_short_write_is_final) {
+  static char data[100 * 1024];
+  char head[16];
+  struct rlimit old, small;
+  uv_loop_t loop;
+  uv_buf_t b;
+  int fd, at;
+
+  CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+  memset(data, 'x', sizeof(data));
+  memcpy(data, "first bytes", 11);
+  CHECK_OK(getrlimit(RLIMIT_FSIZE, &old));
+  small = old;
+  small.rlim_cur = 64 * 1024;
+  start(&loop);
+  for (at = -1; at <= 0; at++) {
+    fd = open_file(fs_path("short"), O_RDWR | O_CREAT | O_TRUNC);
+    CHECK_OK(setrlimit(RLIMIT_FSIZE, &small));
+    b = uv_buf_init(data, sizeof(data));
+    RUN(uv_fs_write(&loop, &one_req, fd, &b, 1, at, record_cb));
+    CHECK_OK(setrlimit(RLIMIT_FSIZE, &old));
+    CHECK_EQ(one_req.result, 64 * 1024);
+    uv_fs_req_cleanup(&one_req);
+    if (at < 0)
+      CHECK_EQ(lseek(fd, 0, SEEK_CUR), 64 * 1024);
+    CHECK_EQ(pread(fd, head, 11, 0), 11);
+    CHECK(memcmp(head, "first bytes", 11) == 0);
+    CHECK_OK(close(fd));
+  }
+  nl_test_close_loop(&loop);
+}
+
+/* A pipe refuses an offset (ESPIPE) and, non-blocking, answers EAGAIN
+ * instead of waiting: as read(2)/pread(2) do on a pool thread. */
+TEST(pipes_keep_their_semantics) {
+  uv_loop_t loop;
+  char buf[8];
+  uv_buf_t b = uv_buf_init(buf, sizeof(buf));
+
+  CHECK_OK(pipe2(pipe_fds, O_NONBLOCK));
+  CHECK_EQ(write(pipe_fds[1], "abc", 3), 3);
+  start(&loop);
+  fs_start_ring(&loop);
+  RUN(uv_fs_read(&loop, &one_req, pipe_fds[0], &b, 1, 0, record_cb));
+  CHECK_EQ(one_req.result, UV_ESPIPE);
+  uv_fs_req_cleanup(&one_req);
+  RUN(uv_fs_write(&loop, &one_req, pipe_fds[1], &b, 1, 5, record_cb));
+  CHECK_EQ(one_req.result, UV_ESPIPE);
+  uv_fs_req_cleanup(&one_req);
+  RUN(uv_fs_read(&loop, &one_req, pipe_fds[0], &b, 1, -1, record_cb));
+  CHECK_EQ(one_req.result, 3);
+  uv_fs_req_cleanup(&one_req);
+  RUN(uv_fs_read(&loop, &one_req, pipe_fds[0], &b, 1, -1, record_cb));
+  CHECK_EQ(one_req.result, UV_EAGAIN);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(close(pipe_fds[0]));
+  CHECK_OK(close(pipe_fds[1]));
+  nl_test_close_loop(&loop);
+}
+
+/* Opening a FIFO waits for the other end, for reading and for writing,
+ * as open(2) does (the ring's first attempt, made without blocking,
+ * would open for reading at once and refuse writing with ENXIO). */
+static char fifo_path[512];
+static int fifo_flags;
+
+static void* fifo_other_end(void* arg) {
+  int fd;
+
+  (void) arg;
+  uv_sleep(100);
+  fd = open(fifo_path, fifo_flags);
+  CHECK(fd >= 0);
+  uv_sleep(50);
+  CHECK_OK(close(fd));
+  return NULL;
+}
+
+TEST(fifo_opens_wait_for_the_other_end) {
+  uv_loop_t loop;
+  pthread_t t;
+  uint64_t t0;
+  int mode;
+
+  snprintf(fifo_path, sizeof(fifo_path), "%s", fs_path("fifo"));
+  CHECK_OK(mkfifo(fifo_path, 0600));
+  start(&loop);
+  fs_start_ring(&loop);
+  for (mode = 0; mode < 2; mode++) {
+    fifo_flags = mode == 0 ? O_WRONLY : O_RDONLY;
+    CHECK_OK(pthread_create(&t, NULL, fifo_other_end, NULL));
+    t0 = uv_hrtime();
+    RUN(uv_fs_open(&loop, &one_req, fifo_path,
+                   mode == 0 ? O_RDONLY : O_WRONLY, 0, record_cb));
+    CHECK(one_req.result >= 0);
+    /* It waited for the thread's open. */
+    CHECK(uv_hrtime() - t0 >= 90 * 1000000ull);
+    CHECK_OK(close((int) one_req.result));
+    uv_fs_req_cleanup(&one_req);
+    CHECK_OK(pthread_join(t, NULL));
+  }
+  nl_test_close_loop(&loop);
+}
+
+/* A process whose seccomp filter refuses io_uring_enter (with the ring
+ * already made): what the ring held goes to the pool, and so does every
+ * later request; nothing hangs. */
+static void refuse_io_uring_enter(void) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & 0xffff)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
+
+  CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  CHECK_OK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+}
+
+TEST(refused_submission_goes_to_the_pool) {
+  char buf[16];
+  uv_buf_t b = uv_buf_init(buf, sizeof(buf));
+  uv_loop_t loop;
+  int round;
+  int fd;
+
+  fs_write_file(fs_path("seccomp"), "contents", 8);
+  start(&loop);
+  fs_start_ring(&loop);
+  refuse_io_uring_enter();
+  for (round = 0; round < 2; round++) {
+    RUN(uv_fs_open(&loop, &one_req, fs_path("seccomp"), O_RDONLY, 0,
+                   record_cb));
+    CHECK(one_req.result >= 0);
+    fd = (int) one_req.result;
+    uv_fs_req_cleanup(&one_req);
+    RUN(uv_fs_read(&loop, &one_req, fd, &b, 1, 0, record_cb));
+    CHECK_EQ(one_req.result, 8);
+    CHECK(memcmp(buf, "contents", 8) == 0);
+    uv_fs_req_cleanup(&one_req);
+    RUN(uv_fs_fstat(&loop, &one_req, fd, record_cb));
+    CHECK_OK(one_req.result);
+    CHECK_EQ(one_req.statbuf.st_size, 8);
+    uv_fs_req_cleanup(&one_req);
+    RUN(uv_fs_close(&loop, &one_req, fd, record_cb));
+    CHECK_OK(one_req.result);
+    uv_fs_req_cleanup(&one_req);
+  }
   nl_test_close_loop(&loop);
 }

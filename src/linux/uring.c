@@ -43,9 +43,6 @@
 /* What a request in the kernel needs beyond its uv_fs_t. */
 struct ring_slot {
   uv_fs_t* req;
-  struct iovec* iov;                /* write: what is left to write */
-  unsigned int left;                /* write: buffers left */
-  int64_t off;                      /* write: where the rest goes */
   uint64_t start;                   /* observed: when the kernel took it */
   struct statx stx;                 /* fstat's result */
 };
@@ -74,6 +71,7 @@ struct nl__ring {
   struct uv__queue canceled;        /* their callbacks are due */
   uv__io_t watcher;                 /* the ring's descriptor */
   unsigned int features;
+  int broken;                       /* io_uring_enter refused: pool only */
   unsigned char ops[NL_NOPS];       /* opcodes the kernel supports */
 };
 
@@ -261,21 +259,53 @@ static struct nl__ring* ring_get(uv_loop_t* loop) {
 /* ---------------------------------------------------------------------
  * Which requests go on the ring.
  */
+/* The most one read(2) or write(2) moves (MAX_RW_COUNT). */
+#define RW_MAX 0x7ffff000u
+
+/* Whether fd names a file whose reads and writes behave on the ring as
+ * they do with read(2)/write(2) on a pool thread: a regular file or a
+ * block device. Pipes, sockets, terminals and the like do not: the ring
+ * waits for them even when they are O_NONBLOCK, ignores an offset a pipe
+ * would refuse, and cancels what is pending when the submitting thread
+ * exits. */
+static int ring_fd_is_file(int fd) {
+  struct stat st;
+
+  return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+static int ring_rw_takes(const struct nl__ring* r, const uv_fs_t* req) {
+  size_t total = 0;
+  unsigned int i;
+
+  /* The file position (offset -1) stays with the pool: the kernel reads
+   * it when a ring request starts and moves it when the request ends,
+   * without the lock read(2) holds, so two at once would read the same
+   * bytes, and a partial write would leave it wrong. */
+  if (req->off < 0 || req->nbufs > IOV_MAX)
+    return 0;
+  if (req->fs_type == UV_FS_WRITE) {
+    /* One write on the ring is final, like one write(2): more than a
+     * system call moves needs the pool's loop. */
+    for (i = 0; i < req->nbufs; i++) {
+      total += req->bufs[i].len;
+      if (total > RW_MAX)
+        return 0;
+    }
+    if (!r->ops[IORING_OP_WRITEV] || !r->ops[IORING_OP_WRITE])
+      return 0;
+  } else if (!(req->nbufs == 1 ? r->ops[IORING_OP_READ]
+                               : r->ops[IORING_OP_READV])) {
+    return 0;
+  }
+  return ring_fd_is_file(req->file);
+}
+
 static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
   switch (req->fs_type) {
     case UV_FS_READ:
     case UV_FS_WRITE:
-      /* A write of more than IOV_MAX buffers needs several calls; a
-       * kernel without IORING_FEAT_RW_CUR_POS cannot use the file
-       * position. */
-      if (req->nbufs > IOV_MAX && req->fs_type == UV_FS_WRITE)
-        return 0;
-      if (req->off < 0 && !(r->features & IORING_FEAT_RW_CUR_POS))
-        return 0;
-      if (req->fs_type == UV_FS_READ)
-        return req->nbufs == 1 ? r->ops[IORING_OP_READ]
-                               : r->ops[IORING_OP_READV];
-      return r->ops[IORING_OP_WRITEV] && r->ops[IORING_OP_WRITE];
+      return ring_rw_takes(r, req);
     case UV_FS_FSYNC:
     case UV_FS_FDATASYNC:
       return r->ops[IORING_OP_FSYNC];
@@ -309,7 +339,7 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
       return 0;
   }
   r = ring_get(loop);
-  if (r == NULL || r->fd < 0 || !ring_takes(r, req))
+  if (r == NULL || r->fd < 0 || r->broken || !ring_takes(r, req))
     return 0;
   struct nl__obs* o;
 
@@ -338,6 +368,7 @@ int uv__ring_fs_cancel(uv_fs_t* req) {
   uv__queue_remove(&req->work_req.node);
   uv__queue_insert_tail(&r->canceled, &req->work_req.node);
   req->work_req.work = ring_canceled_mark;
+  req->result = UV_ECANCELED;
   /* Still counted as waiting: the next poll phase must not block before
    * it has run the callback. */
   return 0;
@@ -356,18 +387,13 @@ static void sqe_rw(struct io_uring_sqe* sqe, int op, int fd, const void* addr,
   sqe->off = off < 0 ? (uint64_t) -1 : (uint64_t) off;
 }
 
-static void sqe_write(struct io_uring_sqe* sqe, struct ring_slot* s) {
-  uv_fs_t* req = s->req;
-
-  if (s->left == 0)   /* only empty buffers: one call all the same */
-    sqe_rw(sqe, IORING_OP_WRITE, req->file, "", 0, s->off);
-  else if (s->left == 1)
-    sqe_rw(sqe, IORING_OP_WRITE, req->file, s->iov[0].iov_base,
-           (unsigned int) (s->iov[0].iov_len > INT_MAX ? INT_MAX
-                                                        : s->iov[0].iov_len),
-           s->off);
+static void sqe_write(struct io_uring_sqe* sqe, uv_fs_t* req) {
+  if (req->nbufs == 1)
+    sqe_rw(sqe, IORING_OP_WRITE, req->file, req->bufs[0].base,
+           (unsigned int) req->bufs[0].len, req->off);
   else
-    sqe_rw(sqe, IORING_OP_WRITEV, req->file, s->iov, s->left, s->off);
+    sqe_rw(sqe, IORING_OP_WRITEV, req->file, req->bufs, req->nbufs,
+           req->off);
 }
 
 static void sqe_fill(struct io_uring_sqe* sqe, struct ring_slot* s) {
@@ -386,7 +412,7 @@ static void sqe_fill(struct io_uring_sqe* sqe, struct ring_slot* s) {
         sqe_rw(sqe, IORING_OP_READV, req->file, req->bufs, n, req->off);
       break;
     case UV_FS_WRITE:
-      sqe_write(sqe, s);
+      sqe_write(sqe, req);
       break;
     case UV_FS_FSYNC:
     case UV_FS_FDATASYNC:
@@ -454,40 +480,51 @@ static void ring_fill(struct nl__ring* r) {
     s->start = 0;
     if (req->reserved[NL__REQ_SUBMIT] != NULL)   /* observed */
       s->start = nl__obs_work_begin((uv_req_t*) req);
-    if (req->fs_type == UV_FS_WRITE) {
-      s->iov = (struct iovec*) req->bufs;
-      s->left = req->nbufs;
-      s->off = req->off;
-      /* Leading empty buffers would end the write after 0 bytes. */
-      while (s->left > 0 && s->iov[0].iov_len == 0) {
-        s->iov++;
-        s->left--;
-      }
-      req->result = 0;   /* bytes written so far */
-    }
     r->inflight++;
     ring_push(r, i);
   }
 }
 
-/* Hands the written entries to the kernel. */
-static void ring_submit(struct nl__ring* r) {
-  unsigned int n;
+static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req);
+
+/* Hands the written entries to the kernel. If it refuses them (EAGAIN or
+ * ENOMEM: short of memory; EPERM and the like: a seccomp filter that
+ * allows io_uring_setup but not io_uring_enter), they go to the pool, and
+ * after a refusal that will not pass, so does everything else. */
+static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
+  struct io_uring_sqe* sqe;
+  unsigned int head, i;
+  uv_fs_t* req;
   int rc;
+  int err;
 
   __atomic_store_n(r->sq_ktail, r->sq_tail, __ATOMIC_RELEASE);
   for (;;) {
-    n = r->sq_tail - __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
-    if (n == 0)
+    head = __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
+    if (head == r->sq_tail)
       return;
-    rc = sys_enter(r->fd, n, 0, 0);
-    if (rc >= 0 || errno == EINTR)
+    rc = sys_enter(r->fd, r->sq_tail - head, 0, 0);
+    if (rc > 0 || (rc < 0 && errno == EINTR))
       continue;
-    /* EAGAIN/ENOMEM: the kernel is short of memory for requests; EBUSY
-     * cannot happen (the completion queue never overflows). The entries
-     * stay in the queue and go with the next poll phase. */
-    return;
+    err = rc == 0 ? EAGAIN : errno;
+    break;
   }
+  if (err != EAGAIN && err != ENOMEM && err != EBUSY) {
+    atomic_store(&ring_usable, -1);
+    r->broken = 1;
+  }
+  /* The kernel has not looked at these entries: take them back. */
+  __atomic_store_n(r->sq_ktail, head, __ATOMIC_RELEASE);
+  for (; head != r->sq_tail; head++) {
+    sqe = &r->sqes[head & r->sq_mask];
+    i = (unsigned int) sqe->user_data;
+    req = r->slots[i].req;
+    r->slots[i].req = NULL;
+    r->free_slots[r->nfree++] = i;
+    r->inflight--;
+    ring_to_pool(loop, r, req);
+  }
+  r->sq_tail = *r->sq_ktail;
 }
 
 /* ---------------------------------------------------------------------
@@ -510,38 +547,40 @@ static void ring_complete(uv_loop_t* loop, uv_fs_t* req) {
   uv__dispatch_fs(req);
 }
 
-/* A finished write continues after a short count, as the pool's loop of
- * write(2) calls does: 1 if it was pushed again. An error after some
- * bytes reports those bytes. */
-static int ring_write_more(struct nl__ring* r, unsigned int i, int res) {
-  struct ring_slot* s = &r->slots[i];
-  uv_fs_t* req = s->req;
-  size_t done;
+/* Gives a request the ring took to the pool instead (it is registered
+ * with the loop by the ring; the pool registers it again). A pool that
+ * cannot start fails it with the error, in the next poll phase. */
+static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req) {
+  int err;
 
-  if (res < 0) {
-    if (res != -EINTR) {
-      if (req->result == 0)
-        req->result = res;
-      return 0;
-    }
-  } else if (res == 0) {
-    return 0;     /* a device that takes nothing */
-  } else {
-    req->result += res;
-    done = (size_t) res;
-    if (s->off >= 0)
-      s->off += res;
-    while (s->left > 0 && done >= s->iov[0].iov_len) {
-      done -= s->iov[0].iov_len;
-      s->iov++;
-      s->left--;
-    }
-    if (s->left == 0)
-      return 0;
-    s->iov[0].iov_base = (char*) s->iov[0].iov_base + done;
-    s->iov[0].iov_len -= done;
-  }
-  ring_push(r, i);
+  uv__req_unregister(loop, req);
+  req->work_req.work = NULL;
+  req->reserved[NL__REQ_SUBMIT] = NULL;
+  err = uv__fs_pool_submit(loop, req);
+  if (err == 0)
+    return;
+  uv__req_register(loop, req);
+  req->result = err;
+  req->work_req.work = ring_canceled_mark;
+  uv__queue_insert_tail(&r->canceled, &req->work_req.node);
+  r->head.nwaiting++;
+}
+
+/* An open the ring did: 1 if it must be done again on the pool. The
+ * kernel's first attempt, made without blocking, opens with O_NONBLOCK
+ * for the duration: a FIFO then opens for reading at once (a blocking
+ * open waits for a writer) and refuses writing with ENXIO (a blocking
+ * open waits for a reader), and some devices behave likewise. Only
+ * regular files and directories keep what the ring opened. */
+static int ring_open_redo(uv_fs_t* req, int res) {
+  struct stat st;
+
+  if (res == -ENXIO)
+    return 1;
+  if (res < 0 || (fstat(res, &st) == 0 &&
+                  (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))))
+    return 0;
+  uv__close(res);
   return 1;
 }
 
@@ -565,25 +604,22 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
     __atomic_store_n(r->cq_khead, head + 1, __ATOMIC_RELEASE);
     s = &r->slots[i];
     req = s->req;
-    if (req->fs_type == UV_FS_WRITE) {
-      if (ring_write_more(r, i, res))
-        continue;
-    } else {
-      req->result = res;
-      if (res == 0 && req->fs_type == UV_FS_FSTAT) {
-        uv__fs_stat_from_statx(&req->statbuf, &s->stx);
-        req->ptr = &req->statbuf;
-      }
-    }
-    if (s->start != 0)
-      nl__obs_ring_end((uv_req_t*) req, (int) i, s->start);
     s->req = NULL;
     r->free_slots[r->nfree++] = i;
     r->inflight--;
+    if (req->fs_type == UV_FS_OPEN && ring_open_redo(req, res)) {
+      ring_to_pool(loop, r, req);
+      continue;
+    }
+    req->result = res;
+    if (res == 0 && req->fs_type == UV_FS_FSTAT) {
+      uv__fs_stat_from_statx(&req->statbuf, &s->stx);
+      req->ptr = &req->statbuf;
+    }
+    if (s->start != 0)
+      nl__obs_ring_end((uv_req_t*) req, (int) i, s->start);
     ring_complete(loop, req);
     ran++;
-    /* A callback may have closed the loop's last request and the loop
-     * with it only after uv_run returns, never here; the ring lives on. */
   }
   return ran;
 }
@@ -598,8 +634,7 @@ static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
     uv__queue_remove(q);
     r->head.nwaiting--;
     req = uv__container_of(q, uv_fs_t, work_req.node);
-    req->result = UV_ECANCELED;
-    ring_complete(loop, req);
+    ring_complete(loop, req);   /* result: UV_ECANCELED or the error */
     ran++;
   }
   return ran;
@@ -611,6 +646,7 @@ static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
 #define RING_ROUNDS 8
 
 static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
+  struct uv__queue* q;
   int ran = 0;
   int round;
   int n;
@@ -619,27 +655,25 @@ static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
     return ring_run_canceled(loop, r);
   for (round = 0; round < RING_ROUNDS; round++) {
     n = ring_run_canceled(loop, r);
+    while (r->broken && !uv__queue_empty(&r->waiting)) {
+      q = uv__queue_head(&r->waiting);
+      uv__queue_remove(q);
+      r->head.nwaiting--;
+      ring_to_pool(loop, r, uv__container_of(q, uv_fs_t, work_req.node));
+    }
     ring_fill(r);
     if (r->sq_tail != __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE))
-      ring_submit(r);
+      ring_submit(loop, r);
     n += ring_reap(loop, r);
     ran += n;
-    if (loop->ring != r)
-      break;
-    /* Done unless a callback queued more or a write continues. */
-    if (n == 0 && r->sq_tail == *r->sq_ktail)
-      break;
+    if (n == 0)
+      break;   /* no callback ran, so none queued more */
   }
-  /* Continued writes pushed in the last round go now, not a poll later. */
-  if (loop->ring == r && r->sq_tail != *r->sq_ktail)
-    ring_submit(r);
-  if (loop->ring == r) {
-    /* Wake up for what the kernel still holds. */
-    if (r->inflight > 0)
-      uv__io_start(loop, &r->watcher, UV__POLLIN);
-    else
-      uv__io_stop(loop, &r->watcher, UV__POLLIN);
-  }
+  /* Wake up for what the kernel still holds. */
+  if (r->inflight > 0)
+    uv__io_start(loop, &r->watcher, UV__POLLIN);
+  else
+    uv__io_stop(loop, &r->watcher, UV__POLLIN);
   return ran;
 }
 
@@ -698,6 +732,7 @@ void uv__ring_fork(uv_loop_t* loop) {
     r->free_slots[r->nfree++] = i;
     r->inflight--;
     req->work_req.work = ring_canceled_mark;
+    req->result = UV_ECANCELED;
     uv__queue_insert_tail(&r->canceled, &req->work_req.node);
     r->head.nwaiting++;
   }
@@ -709,6 +744,7 @@ void uv__ring_fork(uv_loop_t* loop) {
     uv__queue_remove(q);
     req = uv__container_of(q, uv_fs_t, work_req.node);
     req->work_req.work = ring_canceled_mark;
+    req->result = UV_ECANCELED;
     uv__queue_insert_tail(&r->canceled, q);
   }
 }
