@@ -14,6 +14,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -748,5 +749,84 @@ TEST(refused_submission_goes_to_the_pool) {
     CHECK_OK(one_req.result);
     uv_fs_req_cleanup(&one_req);
   }
+  nl_test_close_loop(&loop);
+}
+
+/* A loop run by one thread, then by another once the first is done (and
+ * gone): each thread's requests complete, on a ring of its own, and the
+ * loop still holds one ring. (The kernel finishes ring requests through
+ * the thread that submitted them.) */
+static uv_loop_t moving_loop;
+
+static void* run_a_chain(void* arg) {
+  char buf[16];
+  uv_buf_t b = uv_buf_init(buf, sizeof(buf));
+  uv_fs_t req;
+  int fd;
+
+  (void) arg;
+  fs_loop_thread = uv_thread_self();
+  cb_calls = 0;
+  CHECK_OK(uv_fs_open(&moving_loop, &req, fs_path("moving"), O_RDONLY, 0,
+                      record_cb));
+  CHECK_OK(uv_run(&moving_loop, UV_RUN_DEFAULT));
+  CHECK(req.result >= 0);
+  fd = (int) req.result;
+  uv_fs_req_cleanup(&req);
+  CHECK_OK(uv_fs_read(&moving_loop, &req, fd, &b, 1, 0, record_cb));
+  CHECK_OK(uv_run(&moving_loop, UV_RUN_DEFAULT));
+  CHECK_EQ(req.result, 6);
+  CHECK(memcmp(buf, "moving", 6) == 0);
+  uv_fs_req_cleanup(&req);
+  CHECK_OK(uv_fs_close(&moving_loop, &req, fd, record_cb));
+  CHECK_OK(uv_run(&moving_loop, UV_RUN_DEFAULT));
+  CHECK_OK(req.result);
+  uv_fs_req_cleanup(&req);
+  CHECK_EQ(cb_calls, 3);
+  return NULL;
+}
+
+TEST(loop_moves_between_threads) {
+  pthread_t t;
+  int i;
+
+  fs_write_file(fs_path("moving"), "moving", 6);
+  CHECK_OK(uv_loop_init(&moving_loop));
+  for (i = 0; i < 3; i++) {
+    CHECK_OK(pthread_create(&t, NULL, run_a_chain, NULL));
+    CHECK_OK(pthread_join(t, NULL));
+  }
+  run_a_chain(NULL);
+  CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
+  nl_test_close_loop(&moving_loop);
+}
+
+/* A request the kernel finishes on one of its workers does not interrupt
+ * what the loop thread is blocked in meanwhile (an embedder's own
+ * epoll_wait here): no EINTR, the wait runs its full time, and the
+ * request's callback runs in the next uv_run. */
+TEST(completions_do_not_interrupt_the_loop_thread) {
+  struct epoll_event ev;
+  uv_loop_t loop;
+  uint64_t t0;
+  int ep, i;
+
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  CHECK(ep >= 0);
+  start(&loop);
+  fs_start_ring(&loop);
+  for (i = 0; i < 3; i++) {
+    cb_calls = 0;
+    CHECK_OK(uv_fs_fstat(&loop, &one_req, root_fd(), record_cb));
+    CHECK_OK(uv_run(&loop, UV_RUN_NOWAIT) >= 0 ? 0 : -1);
+    t0 = uv_hrtime();
+    CHECK_EQ(epoll_wait(ep, &ev, 1, 100), 0);
+    CHECK(uv_hrtime() - t0 >= 90 * 1000000ull);
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(cb_calls, 1);
+    CHECK_OK(one_req.result);
+    uv_fs_req_cleanup(&one_req);
+  }
+  CHECK_OK(close(ep));
   nl_test_close_loop(&loop);
 }

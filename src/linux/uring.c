@@ -28,6 +28,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -50,6 +52,10 @@ struct ring_slot {
 struct nl__ring {
   struct nl__ring_head head;        /* first: read by uring.h */
   int fd;
+  int efd;                          /* signalled when work completes */
+  int enabled;                      /* by the thread in `owner` */
+  pthread_t owner;
+  unsigned int* sq_kflags;
   unsigned int sq_entries;
   unsigned int sq_mask;
   unsigned int cq_mask;
@@ -72,6 +78,7 @@ struct nl__ring {
   uv__io_t watcher;                 /* the ring's descriptor */
   unsigned int features;
   int broken;                       /* io_uring_enter refused: pool only */
+  int foreign;                      /* run by another thread than owner */
   unsigned char ops[NL_NOPS];       /* opcodes the kernel supports */
 };
 
@@ -103,7 +110,7 @@ static int sys_register(int fd, unsigned int op, void* arg,
 
 static void ring_io(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 
-/* The kernel's half: the descriptor and the two maps. */
+/* The kernel's half: the descriptors and the two maps. */
 static void ring_close_kernel(struct nl__ring* r) {
   if (r->ring_map != NULL)
     munmap(r->ring_map, r->ring_len);
@@ -111,9 +118,13 @@ static void ring_close_kernel(struct nl__ring* r) {
     munmap(r->sqes, r->sqe_len);
   if (r->fd >= 0)
     uv__close(r->fd);
+  if (r->efd >= 0)
+    uv__close(r->efd);
   r->ring_map = NULL;
   r->sqes = NULL;
   r->fd = -1;
+  r->efd = -1;
+  r->enabled = 0;
 }
 
 static void ring_free(struct nl__ring* r) {
@@ -146,16 +157,34 @@ static int ring_open_kernel(struct nl__ring* r) {
   void* map;
   int fd;
 
+  /* The kernel finishes what it could not do at once through "task
+   * work" run by the submitting thread. By default it interrupts that
+   * thread for it, so a blocking call the program makes on the loop
+   * thread (a read of a terminal, a sleep, an embedder's own epoll_wait)
+   * would fail with EINTR whenever a file request completes. With
+   * DEFER_TASKRUN (Linux 6.1) that work waits until the loop asks for it
+   * (io_uring_enter with GETEVENTS) and the kernel signals an eventfd,
+   * which the poller watches. It needs a single submitting thread: the
+   * ring starts disabled and is enabled by the thread that first runs
+   * the loop's poll phase with it. A kernel without it gets no ring. */
   memset(&p, 0, sizeof(p));
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+            IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
   fd = sys_setup(RING_ENTRIES, &p);
   if (fd < 0) {
-    /* Missing or forbidden for the whole process; anything else (memory,
-     * the ring limit) may be this loop's bad luck only. */
-    if (errno == ENOSYS || errno == EPERM || errno == EACCES)
+    /* Missing, forbidden or too old (EINVAL: no DEFER_TASKRUN) for the
+     * whole process; anything else (memory, the ring limit) may be this
+     * loop's bad luck only. */
+    if (errno == ENOSYS || errno == EPERM || errno == EACCES ||
+        errno == EINVAL)
       atomic_store(&ring_usable, -1);
     return -1;
   }
   r->fd = fd;
+  r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (r->efd < 0 ||
+      sys_register(fd, IORING_REGISTER_EVENTFD, &r->efd, 1) != 0)
+    goto fail;
   /* Without these the bookkeeping below would be wrong: a shared map for
    * both queues (5.4), completions never dropped (5.5), submission data
    * copied at submission (5.5). Fewer entries than asked would not
@@ -191,11 +220,12 @@ static int ring_open_kernel(struct nl__ring* r) {
   r->cq_khead = (unsigned int*) ((char*) r->ring_map + p.cq_off.head);
   r->cq_ktail = (unsigned int*) ((char*) r->ring_map + p.cq_off.tail);
   r->cqes = (struct io_uring_cqe*) ((char*) r->ring_map + p.cq_off.cqes);
+  r->sq_kflags = (unsigned int*) ((char*) r->ring_map + p.sq_off.flags);
   r->sq_tail = *r->sq_ktail;
   /* Entry i of the submission array always names SQE i. */
   for (i = 0; i < p.sq_entries; i++)
     ((unsigned int*) ((char*) r->ring_map + p.sq_off.array))[i] = i;
-  uv__io_init(&r->watcher, ring_io, fd);
+  uv__io_init(&r->watcher, ring_io, r->efd);
   ring_probe(r);
   return 0;
 
@@ -212,6 +242,7 @@ static struct nl__ring* ring_create(void) {
   if (r == NULL)
     return NULL;
   r->fd = -1;
+  r->efd = -1;
   /* At most RING_ENTRIES requests in flight; the completion queue has at
    * least as many places (twice, by default), so it never overflows. */
   r->slots = uv__calloc(RING_ENTRIES, sizeof(*r->slots));
@@ -339,7 +370,8 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
       return 0;
   }
   r = ring_get(loop);
-  if (r == NULL || r->fd < 0 || r->broken || !ring_takes(r, req))
+  if (r == NULL || r->fd < 0 || r->broken || r->foreign ||
+      !ring_takes(r, req))
     return 0;
   struct nl__obs* o;
 
@@ -503,16 +535,16 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     head = __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
     if (head == r->sq_tail)
       return;
-    rc = sys_enter(r->fd, r->sq_tail - head, 0, 0);
+    rc = sys_enter(r->fd, r->sq_tail - head, 0, IORING_ENTER_GETEVENTS);
     if (rc > 0 || (rc < 0 && errno == EINTR))
       continue;
     err = rc == 0 ? EAGAIN : errno;
     break;
   }
-  if (err != EAGAIN && err != ENOMEM && err != EBUSY) {
-    atomic_store(&ring_usable, -1);
+  if (err == EPERM || err == ENOSYS)
+    atomic_store(&ring_usable, -1);   /* seccomp: for every loop */
+  if (err != EAGAIN && err != ENOMEM && err != EBUSY)
     r->broken = 1;
-  }
   /* The kernel has not looked at these entries: take them back. */
   __atomic_store_n(r->sq_ktail, head, __ATOMIC_RELEASE);
   for (; head != r->sq_tail; head++) {
@@ -593,6 +625,11 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
   int res;
   int ran = 0;
 
+  /* Completions the kernel deferred to this thread (TASKRUN_FLAG says
+   * there are some): run them now, without waiting. */
+  if (r->enabled && pthread_equal(r->owner, pthread_self()) &&
+      (__atomic_load_n(r->sq_kflags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN))
+    sys_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
   for (;;) {
     head = *r->cq_khead;
     tail = __atomic_load_n(r->cq_ktail, __ATOMIC_ACQUIRE);
@@ -645,6 +682,37 @@ static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
  * a bounded number of times so the rest of the loop is not starved. */
 #define RING_ROUNDS 8
 
+/* Makes the ring this thread's: enables it on first use; if another
+ * thread runs the loop now, a ring with nothing in flight is made again
+ * for this one. One with requests in flight cannot be (only the thread
+ * that submitted them can finish them): until they are done, requests go
+ * to the pool (`foreign`). */
+static void ring_claim(uv_loop_t* loop, struct nl__ring* r) {
+  if (r->enabled && pthread_equal(r->owner, pthread_self())) {
+    r->foreign = 0;
+    return;
+  }
+  if (r->enabled) {
+    if (r->inflight > 0) {
+      r->foreign = 1;
+      return;
+    }
+    uv__io_close(loop, &r->watcher);
+    ring_close_kernel(r);
+    if (ring_open_kernel(r) != 0) {
+      r->broken = 1;
+      return;
+    }
+  }
+  if (sys_register(r->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0) {
+    r->broken = 1;
+    return;
+  }
+  r->enabled = 1;
+  r->foreign = 0;
+  r->owner = pthread_self();
+}
+
 static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
   struct uv__queue* q;
   int ran = 0;
@@ -653,9 +721,10 @@ static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
 
   if (r->fd < 0)   /* after a fork without a ring of its own */
     return ring_run_canceled(loop, r);
+  ring_claim(loop, r);
   for (round = 0; round < RING_ROUNDS; round++) {
     n = ring_run_canceled(loop, r);
-    while (r->broken && !uv__queue_empty(&r->waiting)) {
+    while ((r->broken || r->foreign) && !uv__queue_empty(&r->waiting)) {
       q = uv__queue_head(&r->waiting);
       uv__queue_remove(q);
       r->head.nwaiting--;
@@ -686,8 +755,12 @@ int uv__ring_flush(uv_loop_t* loop) {
 }
 
 static void ring_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
-  (void) w;
+  uint64_t n;
+
   (void) events;
+  /* Read first: a completion signalled from now on is seen again. */
+  if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+    return;
   if (loop->ring != NULL)
     ring_cycle(loop, loop->ring);
 }
