@@ -1,6 +1,7 @@
 #!/bin/sh
 # The file server example under wrk (-t2 -c100 -d10s, keep-alive, a 1 KiB
-# file): built on nodeloop, the same source built on Debian's libuv, and
+# file): built on nodeloop (with io_uring, and with NODELOOP_IO_URING=0),
+# the same source built on Debian's libuv, and
 # the Node.js equivalent (bench/node-fileserver.js), in alternation,
 # BENCH_RUNS times each. Prints requests/s per run and the medians.
 set -eu
@@ -40,6 +41,7 @@ run() {   # run NAME CMD...: start the server, wait for its line, wrk, stop it
 n=1
 while [ $n -le "$runs" ]; do
   run nodeloop build/examples/fileserver -p 0 "$www"
+  run nouring env NODELOOP_IO_URING=0 build/examples/fileserver -p 0 "$www"
   run libuv "$out/fileserver-libuv" -p 0 "$www"
   [ -n "$node" ] && run node "$node" bench/node-fileserver.js -p 0 "$www"
   n=$((n + 1))
@@ -53,8 +55,9 @@ awk '{ v[$1, ++n[$1]] = $2; if (!($1 in s)) { s[$1] = 1; k[++nk] = $1 } }
         if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
       med[k[j]] = x[int((m + 1) / 2)]
     }
-    printf "file server, median req/s: nodeloop %.0f, libuv %.0f (%.2fx)",
-      med["nodeloop"], med["libuv"], med["nodeloop"] / med["libuv"]
+    printf "file server, median req/s: nodeloop %.0f, libuv %.0f (%.2fx); without io_uring %.0f (%.2fx)",
+      med["nodeloop"], med["libuv"], med["nodeloop"] / med["libuv"],
+      med["nouring"], med["nouring"] / med["libuv"]
     if ("node" in med) printf ", node %.0f (%.2fx)", med["node"], med["nodeloop"] / med["node"]
     printf "\n"
   }' "$out/results.txt"
