@@ -22,6 +22,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+/* These tests make most requests before uv_run, which by default sends
+ * them to the pool: NODELOOP_IO_URING=all puts them on the ring too
+ * (unless the suite runs with the ring off). Each test is a process of
+ * its own, and the library reads the variable at its first request. */
+__attribute__((constructor)) static void ring_for_every_request(void) {
+  setenv("NODELOOP_IO_URING", "all", 0);
+}
+
 /* Whether this process should be using io_uring: not switched off, and
  * not refused by the kernel. */
 static int ring_expected(void) {
@@ -828,5 +836,45 @@ TEST(completions_do_not_interrupt_the_loop_thread) {
     uv_fs_req_cleanup(&one_req);
   }
   CHECK_OK(close(ep));
+  nl_test_close_loop(&loop);
+}
+
+/* By default (not "all"), a request made outside uv_run goes to the pool,
+ * which starts it at once and can cancel it until a worker takes it, as
+ * libuv's; one made while the loop runs goes on the ring. */
+static uv_fs_t inside_req;
+
+static void make_inside(uv_timer_t* t) {
+  CHECK_OK(uv_fs_fstat(t->loop, &inside_req, root_fd(), record_cb));
+  uv_close((uv_handle_t*) t, NULL);
+}
+
+TEST(requests_outside_uv_run_use_the_pool) {
+  const char* env = getenv("NODELOOP_IO_URING");
+  uv_timer_t timer;
+  uv_loop_t loop;
+  int off = env != NULL && strcmp(env, "0") == 0;
+
+  CHECK_OK(setenv("NODELOOP_IO_URING", off ? "0" : "1", 1));
+  start(&loop);
+  fs_start_pool(&loop);
+  fs_block_pool(&loop);
+  cb_calls = 0;
+  CHECK_OK(uv_fs_fstat(&loop, &one_req, root_fd(), record_cb));
+  CHECK_OK(uv_cancel((uv_req_t*) &one_req));
+  CHECK_EQ(ring_fds(), 0);
+  fs_release_pool();
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_EQ(one_req.result, UV_ECANCELED);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_EQ(ring_fds(), 0);
+  CHECK_OK(uv_timer_init(&loop, &timer));
+  CHECK_OK(uv_timer_start(&timer, make_inside, 0, 0));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 2);
+  CHECK_OK(inside_req.result);
+  uv_fs_req_cleanup(&inside_req);
+  CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
   nl_test_close_loop(&loop);
 }

@@ -88,10 +88,30 @@ static void ring_waiting_mark(struct uv__work* w) { (void) w; }
 static void ring_kernel_mark(struct uv__work* w) { (void) w; }
 static void ring_canceled_mark(struct uv__work* w) { (void) w; }
 
-/* 0: not tried yet; 1: usable; -1: off (NODELOOP_IO_URING=0) or refused
- * by the kernel (ENOSYS, EPERM from seccomp or io_uring_disabled), for
+/* 0: not tried yet; 1: usable; -1: refused by the kernel (ENOSYS, EPERM from seccomp or io_uring_disabled), for
  * every loop of the process. */
 static atomic_int ring_usable;
+
+/* NODELOOP_IO_URING, read once: -1 for "0" (no ring), 2 for "all"
+ * (requests made outside uv_run too), 1 otherwise. */
+static atomic_int ring_env;
+
+static int ring_mode(void) {
+  int m = atomic_load_explicit(&ring_env, memory_order_relaxed);
+  const char* env;
+
+  if (m == 0) {
+    env = getenv("NODELOOP_IO_URING");
+    if (env != NULL && strcmp(env, "0") == 0)
+      m = -1;
+    else if (env != NULL && strcmp(env, "all") == 0)
+      m = 2;
+    else
+      m = 1;
+    atomic_store_explicit(&ring_env, m, memory_order_relaxed);
+  }
+  return m;
+}
 
 static int sys_setup(unsigned int entries, struct io_uring_params* p) {
   return (int) syscall(__NR_io_uring_setup, entries, p);
@@ -266,21 +286,10 @@ static struct nl__ring* ring_create(void) {
 
 /* The loop's ring, made on first use; NULL when the pool must do. */
 static struct nl__ring* ring_get(uv_loop_t* loop) {
-  const char* env;
-  int usable;
-
   if (loop->ring != NULL)
     return loop->ring;
-  usable = atomic_load(&ring_usable);
-  if (usable < 0)
+  if (atomic_load(&ring_usable) < 0)
     return NULL;
-  if (usable == 0) {
-    env = getenv("NODELOOP_IO_URING");
-    if (env != NULL && strcmp(env, "0") == 0) {
-      atomic_store(&ring_usable, -1);
-      return NULL;
-    }
-  }
   loop->ring = ring_create();
   if (loop->ring != NULL && loop->ring->fd >= 0)
     atomic_store(&ring_usable, 1);
@@ -358,8 +367,18 @@ static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
 }
 
 int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
+  int mode = ring_mode();
+  struct nl__obs* o;
   struct nl__ring* r;
 
+  /* A request made outside uv_run goes to the pool, which starts it at
+   * once: on the ring it would wait for the next poll phase, and the
+   * program may have other work to do before it runs the loop. It can
+   * also be cancelled until a worker takes it, as in libuv. (The loop is
+   * awake exactly while uv_run runs it and does not wait.) */
+  if (mode < 0 ||
+      (mode == 1 && !__atomic_load_n(&loop->async_awake, __ATOMIC_RELAXED)))
+    return 0;
   /* A loop whose requests could never go on a ring makes none. */
   switch (req->fs_type) {
     case UV_FS_READ: case UV_FS_WRITE: case UV_FS_FSYNC:
@@ -373,8 +392,6 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
   if (r == NULL || r->fd < 0 || r->broken || r->foreign ||
       !ring_takes(r, req))
     return 0;
-  struct nl__obs* o;
-
   uv__req_register(loop, req);
   req->reserved[NL__REQ_SUBMIT] = NULL;
   o = nl__obs_of(loop);
