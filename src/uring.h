@@ -40,16 +40,10 @@ int uv__ring_fs_cancel(uv_fs_t* req);
  * (the poll must not block then). */
 int uv__ring_flush(uv_loop_t* loop);
 
-/* The start of the ring's state, read by the loop without a call. */
-struct nl__ring_head {
-  unsigned int nwaiting;   /* requests not yet handed to the kernel */
-};
-
-/* Whether requests wait to be submitted (uv_backend_timeout() is 0). */
-static inline int uv__ring_has_waiting(const uv_loop_t* loop) {
-  return loop->ring != NULL &&
-         ((const struct nl__ring_head*) loop->ring)->nwaiting != 0;
-}
+/* Whether the next poll phase can make progress without waiting:
+ * requests to submit while the ring has room, or callbacks due. For
+ * uv_backend_timeout(). */
+int uv__ring_ready(const uv_loop_t* loop);
 
 /* fs.c: queues a request on the worker pool (0, or the error). */
 int uv__fs_pool_submit(uv_loop_t* loop, uv_fs_t* req);

@@ -809,33 +809,93 @@ TEST(loop_moves_between_threads) {
   nl_test_close_loop(&moving_loop);
 }
 
-/* A request the kernel finishes on one of its workers does not interrupt
- * what the loop thread is blocked in meanwhile (an embedder's own
- * epoll_wait here): no EINTR, the wait runs its full time, and the
- * request's callback runs in the next uv_run. */
-TEST(completions_do_not_interrupt_the_loop_thread) {
-  struct epoll_event ev;
-  uv_loop_t loop;
-  uint64_t t0;
-  int ep, i;
+/* A loop that one thread runs with requests still in the kernel (it
+ * returns from uv_run NOWAIT), and another thread finishes: the
+ * callbacks come, whether the first thread has exited or waits. */
+static uv_loop_t handover_loop;
+static uv_sem_t handover_parked;
+static uv_sem_t handover_release;
 
-  ep = epoll_create1(EPOLL_CLOEXEC);
-  CHECK(ep >= 0);
-  start(&loop);
-  fs_start_ring(&loop);
-  for (i = 0; i < 3; i++) {
-    cb_calls = 0;
-    CHECK_OK(uv_fs_fstat(&loop, &one_req, root_fd(), record_cb));
-    CHECK_OK(uv_run(&loop, UV_RUN_NOWAIT) >= 0 ? 0 : -1);
-    t0 = uv_hrtime();
-    CHECK_EQ(epoll_wait(ep, &ev, 1, 100), 0);
-    CHECK(uv_hrtime() - t0 >= 90 * 1000000ull);
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
-    CHECK_EQ(cb_calls, 1);
-    CHECK_OK(one_req.result);
-    uv_fs_req_cleanup(&one_req);
+static void* submit_and_leave(void* arg) {
+  int park = arg != NULL;
+  int i;
+
+  fs_loop_thread = uv_thread_self();   /* callbacks may run here too */
+  for (i = 0; i < 4; i++)
+    CHECK_OK(uv_fs_fsync(&handover_loop, &many_reqs[i], root_fd(),
+                         record_cb));
+  uv_run(&handover_loop, UV_RUN_NOWAIT);
+  if (park) {
+    uv_sem_post(&handover_parked);
+    uv_sem_wait(&handover_release);
   }
-  CHECK_OK(close(ep));
+  return NULL;
+}
+
+TEST(requests_in_flight_when_another_thread_takes_the_loop) {
+  pthread_t t;
+  int park, i;
+
+  CHECK_OK(uv_loop_init(&handover_loop));
+  CHECK_OK(uv_sem_init(&handover_parked, 0));
+  CHECK_OK(uv_sem_init(&handover_release, 0));
+  for (park = 0; park < 2; park++) {
+    cb_calls = 0;
+    CHECK_OK(pthread_create(&t, NULL, submit_and_leave,
+                            park ? (void*) 1 : NULL));
+    if (park)
+      uv_sem_wait(&handover_parked);
+    else
+      CHECK_OK(pthread_join(t, NULL));
+    fs_loop_thread = uv_thread_self();
+    CHECK_OK(uv_run(&handover_loop, UV_RUN_DEFAULT));
+    CHECK_EQ(cb_calls, 4);
+    for (i = 0; i < 4; i++) {
+      CHECK(many_reqs[i].result == 0 || many_reqs[i].result == UV_EINVAL);
+      uv_fs_req_cleanup(&many_reqs[i]);
+    }
+    if (park) {
+      uv_sem_post(&handover_release);
+      CHECK_OK(pthread_join(t, NULL));
+    }
+  }
+  uv_sem_destroy(&handover_parked);
+  uv_sem_destroy(&handover_release);
+  nl_test_close_loop(&handover_loop);
+}
+
+/* An embedder with more requests than the ring has places, all held in
+ * the kernel (opens of a FIFO waiting for a writer): uv_backend_timeout()
+ * is not 0 (nothing can go on until one completes, so spinning would
+ * only burn the CPU), and once a writer comes every open completes. */
+#define FULL_OPENS 140
+
+static void fifo_open_cb(uv_fs_t* req) {
+  CHECK(req->result >= 0);
+  CHECK_OK(close((int) req->result));
+  uv_fs_req_cleanup(req);
+  cb_calls++;
+}
+
+TEST(a_full_ring_does_not_spin) {
+  uv_loop_t loop;
+  int writer, i;
+
+  snprintf(fifo_path, sizeof(fifo_path), "%s", fs_path("full-fifo"));
+  CHECK_OK(mkfifo(fifo_path, 0600));
+  start(&loop);
+  for (i = 0; i < FULL_OPENS; i++)
+    CHECK_OK(uv_fs_open(&loop, &many_reqs[i], fifo_path, O_RDONLY, 0,
+                        fifo_open_cb));
+  for (i = 0; i < 5; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK_EQ(cb_calls, 0);
+  CHECK_EQ(uv_backend_timeout(&loop), -1);
+  writer = open(fifo_path, O_WRONLY);
+  CHECK(writer >= 0);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, FULL_OPENS);
+  CHECK_OK(close(writer));
   nl_test_close_loop(&loop);
 }
 

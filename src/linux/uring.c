@@ -28,8 +28,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -50,12 +48,8 @@ struct ring_slot {
 };
 
 struct nl__ring {
-  struct nl__ring_head head;        /* first: read by uring.h */
+  unsigned int nwaiting;            /* on waiting or canceled */
   int fd;
-  int efd;                          /* signalled when work completes */
-  int enabled;                      /* by the thread in `owner` */
-  pthread_t owner;
-  unsigned int* sq_kflags;
   unsigned int sq_entries;
   unsigned int sq_mask;
   unsigned int cq_mask;
@@ -78,7 +72,6 @@ struct nl__ring {
   uv__io_t watcher;                 /* the ring's descriptor */
   unsigned int features;
   int broken;                       /* io_uring_enter refused: pool only */
-  int foreign;                      /* run by another thread than owner */
   unsigned char ops[NL_NOPS];       /* opcodes the kernel supports */
 };
 
@@ -138,13 +131,9 @@ static void ring_close_kernel(struct nl__ring* r) {
     munmap(r->sqes, r->sqe_len);
   if (r->fd >= 0)
     uv__close(r->fd);
-  if (r->efd >= 0)
-    uv__close(r->efd);
   r->ring_map = NULL;
   r->sqes = NULL;
   r->fd = -1;
-  r->efd = -1;
-  r->enabled = 0;
 }
 
 static void ring_free(struct nl__ring* r) {
@@ -177,23 +166,18 @@ static int ring_open_kernel(struct nl__ring* r) {
   void* map;
   int fd;
 
-  /* The kernel finishes what it could not do at once through "task
-   * work" run by the submitting thread. By default it interrupts that
-   * thread for it, so a blocking call the program makes on the loop
-   * thread (a read of a terminal, a sleep, an embedder's own epoll_wait)
-   * would fail with EINTR whenever a file request completes. With
-   * DEFER_TASKRUN (Linux 6.1) that work waits until the loop asks for it
-   * (io_uring_enter with GETEVENTS) and the kernel signals an eventfd,
-   * which the poller watches. It needs a single submitting thread: the
-   * ring starts disabled and is enabled by the thread that first runs
-   * the loop's poll phase with it. A kernel without it gets no ring. */
+  /* Default flags on purpose. The kernel finishes some requests through
+   * "task work" run by the submitting thread, and interrupts that thread
+   * for it: an epoll_wait of the program's own on the loop thread may
+   * then return EINTR, as it may for any signal. IORING_SETUP_DEFER_TASKRUN
+   * avoids that, but then only the submitting thread can finish them: a
+   * loop run by another thread afterwards would wait for them forever.
+   * COOP_TASKRUN would leave a parked submitting thread asleep with the
+   * work undone. */
   memset(&p, 0, sizeof(p));
-  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-            IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
   fd = sys_setup(RING_ENTRIES, &p);
   if (fd < 0) {
-    /* Missing, forbidden or too old (EINVAL: no DEFER_TASKRUN) for the
-     * whole process; anything else (memory, the ring limit) may be this
+    /* Missing or forbidden for the whole process; anything else (memory, the ring limit) may be this
      * loop's bad luck only. */
     if (errno == ENOSYS || errno == EPERM || errno == EACCES ||
         errno == EINVAL)
@@ -201,10 +185,6 @@ static int ring_open_kernel(struct nl__ring* r) {
     return -1;
   }
   r->fd = fd;
-  r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (r->efd < 0 ||
-      sys_register(fd, IORING_REGISTER_EVENTFD, &r->efd, 1) != 0)
-    goto fail;
   /* Without these the bookkeeping below would be wrong: a shared map for
    * both queues (5.4), completions never dropped (5.5), submission data
    * copied at submission (5.5). Fewer entries than asked would not
@@ -240,12 +220,11 @@ static int ring_open_kernel(struct nl__ring* r) {
   r->cq_khead = (unsigned int*) ((char*) r->ring_map + p.cq_off.head);
   r->cq_ktail = (unsigned int*) ((char*) r->ring_map + p.cq_off.tail);
   r->cqes = (struct io_uring_cqe*) ((char*) r->ring_map + p.cq_off.cqes);
-  r->sq_kflags = (unsigned int*) ((char*) r->ring_map + p.sq_off.flags);
   r->sq_tail = *r->sq_ktail;
   /* Entry i of the submission array always names SQE i. */
   for (i = 0; i < p.sq_entries; i++)
     ((unsigned int*) ((char*) r->ring_map + p.sq_off.array))[i] = i;
-  uv__io_init(&r->watcher, ring_io, r->efd);
+  uv__io_init(&r->watcher, ring_io, fd);
   ring_probe(r);
   return 0;
 
@@ -262,7 +241,6 @@ static struct nl__ring* ring_create(void) {
   if (r == NULL)
     return NULL;
   r->fd = -1;
-  r->efd = -1;
   /* At most RING_ENTRIES requests in flight; the completion queue has at
    * least as many places (twice, by default), so it never overflows. */
   r->slots = uv__calloc(RING_ENTRIES, sizeof(*r->slots));
@@ -389,8 +367,7 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
       return 0;
   }
   r = ring_get(loop);
-  if (r == NULL || r->fd < 0 || r->broken || r->foreign ||
-      !ring_takes(r, req))
+  if (r == NULL || r->fd < 0 || r->broken || !ring_takes(r, req))
     return 0;
   uv__req_register(loop, req);
   req->reserved[NL__REQ_SUBMIT] = NULL;
@@ -401,7 +378,7 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
   req->work_req.work = ring_waiting_mark;
   req->work_req.done = NULL;
   uv__queue_insert_tail(&r->waiting, &req->work_req.node);
-  r->head.nwaiting++;
+  r->nwaiting++;
   return 1;
 }
 
@@ -529,7 +506,7 @@ static void ring_fill(struct nl__ring* r) {
     uv__queue_remove(q);
     req = uv__container_of(q, uv_fs_t, work_req.node);
     req->work_req.work = ring_kernel_mark;
-    r->head.nwaiting--;
+    r->nwaiting--;
 
     i = r->free_slots[--r->nfree];
     s = &r->slots[i];
@@ -560,7 +537,7 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     head = __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
     if (head == r->sq_tail)
       return;
-    rc = sys_enter(r->fd, r->sq_tail - head, 0, IORING_ENTER_GETEVENTS);
+    rc = sys_enter(r->fd, r->sq_tail - head, 0, 0);
     if (rc > 0 || (rc < 0 && errno == EINTR))
       continue;
     err = rc == 0 ? EAGAIN : errno;
@@ -620,7 +597,7 @@ static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req) {
   req->result = err;
   req->work_req.work = ring_canceled_mark;
   uv__queue_insert_tail(&r->canceled, &req->work_req.node);
-  r->head.nwaiting++;
+  r->nwaiting++;
 }
 
 /* Runs the callbacks of finished requests; returns how many ran. */
@@ -632,11 +609,6 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
   int res;
   int ran = 0;
 
-  /* Completions the kernel deferred to this thread (TASKRUN_FLAG says
-   * there are some): run them now, without waiting. */
-  if (r->enabled && pthread_equal(r->owner, pthread_self()) &&
-      (__atomic_load_n(r->sq_kflags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN))
-    sys_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
   for (;;) {
     head = *r->cq_khead;
     tail = __atomic_load_n(r->cq_ktail, __ATOMIC_ACQUIRE);
@@ -672,7 +644,7 @@ static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
   while (!uv__queue_empty(&r->canceled)) {
     q = uv__queue_head(&r->canceled);
     uv__queue_remove(q);
-    r->head.nwaiting--;
+    r->nwaiting--;
     req = uv__container_of(q, uv_fs_t, work_req.node);
     ring_complete(loop, req);   /* result: UV_ECANCELED or the error */
     ran++;
@@ -685,37 +657,6 @@ static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
  * a bounded number of times so the rest of the loop is not starved. */
 #define RING_ROUNDS 8
 
-/* Makes the ring this thread's: enables it on first use; if another
- * thread runs the loop now, a ring with nothing in flight is made again
- * for this one. One with requests in flight cannot be (only the thread
- * that submitted them can finish them): until they are done, requests go
- * to the pool (`foreign`). */
-static void ring_claim(uv_loop_t* loop, struct nl__ring* r) {
-  if (r->enabled && pthread_equal(r->owner, pthread_self())) {
-    r->foreign = 0;
-    return;
-  }
-  if (r->enabled) {
-    if (r->inflight > 0) {
-      r->foreign = 1;
-      return;
-    }
-    uv__io_close(loop, &r->watcher);
-    ring_close_kernel(r);
-    if (ring_open_kernel(r) != 0) {
-      r->broken = 1;
-      return;
-    }
-  }
-  if (sys_register(r->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0) {
-    r->broken = 1;
-    return;
-  }
-  r->enabled = 1;
-  r->foreign = 0;
-  r->owner = pthread_self();
-}
-
 static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
   struct uv__queue* q;
   int ran = 0;
@@ -724,13 +665,12 @@ static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
 
   if (r->fd < 0)   /* after a fork without a ring of its own */
     return ring_run_canceled(loop, r);
-  ring_claim(loop, r);
   for (round = 0; round < RING_ROUNDS; round++) {
     n = ring_run_canceled(loop, r);
-    while ((r->broken || r->foreign) && !uv__queue_empty(&r->waiting)) {
+    while (r->broken && !uv__queue_empty(&r->waiting)) {
       q = uv__queue_head(&r->waiting);
       uv__queue_remove(q);
-      r->head.nwaiting--;
+      r->nwaiting--;
       ring_to_pool(loop, r, uv__container_of(q, uv_fs_t, work_req.node));
     }
     ring_fill(r);
@@ -749,21 +689,24 @@ static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
   return ran;
 }
 
+int uv__ring_ready(const uv_loop_t* loop) {
+  const struct nl__ring* r = loop->ring;
+
+  return !uv__queue_empty(&r->canceled) ||
+         (!uv__queue_empty(&r->waiting) && (r->nfree > 0 || r->broken));
+}
+
 int uv__ring_flush(uv_loop_t* loop) {
   struct nl__ring* r = loop->ring;
 
-  if (r == NULL || (r->head.nwaiting == 0 && r->inflight == 0))
+  if (r == NULL || (r->nwaiting == 0 && r->inflight == 0))
     return 0;
   return ring_cycle(loop, r) > 0;
 }
 
 static void ring_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
-  uint64_t n;
-
+  (void) w;
   (void) events;
-  /* Read first: a completion signalled from now on is seen again. */
-  if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-    return;
   if (loop->ring != NULL)
     ring_cycle(loop, loop->ring);
 }
@@ -810,7 +753,7 @@ void uv__ring_fork(uv_loop_t* loop) {
     req->work_req.work = ring_canceled_mark;
     req->result = UV_ECANCELED;
     uv__queue_insert_tail(&r->canceled, &req->work_req.node);
-    r->head.nwaiting++;
+    r->nwaiting++;
   }
   if (ring_open_kernel(r) == 0)
     return;
