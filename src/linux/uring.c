@@ -296,11 +296,7 @@ static int ring_rw_takes(const struct nl__ring* r, const uv_fs_t* req) {
   size_t total = 0;
   unsigned int i;
 
-  /* The file position (offset -1) stays with the pool: the kernel reads
-   * it when a ring request starts and moves it when the request ends,
-   * without the lock read(2) holds, so two at once would read the same
-   * bytes, and a partial write would leave it wrong. */
-  if (req->off < 0 || req->nbufs > IOV_MAX)
+  if (req->nbufs > IOV_MAX)
     return 0;
   if (req->fs_type == UV_FS_WRITE) {
     /* One write on the ring is final, like one write(2): more than a
@@ -316,7 +312,7 @@ static int ring_rw_takes(const struct nl__ring* r, const uv_fs_t* req) {
                                : r->ops[IORING_OP_READV])) {
     return 0;
   }
-  return ring_fd_is_file(req->file);
+  return 1;   /* the offset and the file were checked before (submit) */
 }
 
 static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
@@ -359,9 +355,17 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
     return 0;
   /* A loop whose requests could never go on a ring makes none. */
   switch (req->fs_type) {
-    case UV_FS_READ: case UV_FS_WRITE: case UV_FS_FSYNC:
-    case UV_FS_FDATASYNC: case UV_FS_FTRUNCATE: case UV_FS_CLOSE:
-    case UV_FS_OPEN: case UV_FS_FSTAT:
+    case UV_FS_READ: case UV_FS_WRITE:
+      /* The file position (offset -1) stays with the pool: the kernel
+       * reads it when a ring request starts and moves it when the
+       * request ends, without the lock read(2) holds, so two at once
+       * would read the same bytes, and a partial write would leave it
+       * wrong. So do files that are not regular (ring_fd_is_file). */
+      if (req->off < 0 || !ring_fd_is_file(req->file))
+        return 0;
+      break;
+    case UV_FS_FSYNC: case UV_FS_FDATASYNC: case UV_FS_FTRUNCATE:
+    case UV_FS_CLOSE: case UV_FS_OPEN: case UV_FS_FSTAT:
       break;
     default:
       return 0;
