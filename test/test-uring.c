@@ -938,3 +938,50 @@ TEST(requests_outside_uv_run_use_the_pool) {
   CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
   nl_test_close_loop(&loop);
 }
+
+/* Reads of data not in the page cache, at offsets: each comes back with
+ * its block, also a single one while the loop has nothing else to wake it
+ * (the kernel must not leave its completion to the loop thread's next
+ * system call). */
+TEST(cold_reads_complete) {
+  static char data[POS_READS * POS_BLOCK];
+  uv_fs_t reqs[POS_READS];
+  uv_loop_t loop;
+  uv_buf_t b;
+  int fd, i, round;
+
+  for (i = 0; i < POS_READS * POS_BLOCK; i++)
+    data[i] = (char) (i / POS_BLOCK);
+  fs_write_file(fs_path("cold"), data, sizeof(data));
+  start(&loop);
+  fd = open_file(fs_path("cold"), O_RDONLY);
+  for (round = 0; round < 3; round++) {
+    CHECK_OK(fdatasync(fd));
+    CHECK_OK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+    cb_calls = 0;
+    if (round == 0) {
+      b = uv_buf_init(pos_bufs[0], POS_BLOCK);
+      RUN(uv_fs_read(&loop, &one_req, fd, &b, 1, 7 * POS_BLOCK, record_cb));
+      CHECK_EQ(one_req.result, POS_BLOCK);
+      CHECK_EQ(pos_bufs[0][0], 7);
+      uv_fs_req_cleanup(&one_req);
+      continue;
+    }
+    for (i = 0; i < POS_READS; i++) {
+      b = uv_buf_init(pos_bufs[i], POS_BLOCK);
+      CHECK_OK(uv_fs_read(&loop, &reqs[i], fd, &b, 1,
+                          (int64_t) (POS_READS - 1 - i) * POS_BLOCK,
+                          record_cb));
+    }
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(cb_calls, POS_READS);
+    for (i = 0; i < POS_READS; i++) {
+      CHECK_EQ(reqs[i].result, POS_BLOCK);
+      CHECK_EQ(pos_bufs[i][0], POS_READS - 1 - i);
+      CHECK_EQ(pos_bufs[i][POS_BLOCK - 1], POS_READS - 1 - i);
+      uv_fs_req_cleanup(&reqs[i]);
+    }
+  }
+  CHECK_OK(close(fd));
+  nl_test_close_loop(&loop);
+}
