@@ -1,5 +1,6 @@
 /* The io_uring contract (src/linux/uring.c): one ring per loop, created
- * on the first request that can use it, which runs file requests from the
+ * on the first request that can use it made while uv_run runs the loop
+ * (NODELOOP_IO_URING=all: any request), which runs file requests from the
  * loop thread without a pool hop.
  *
  * A request the ring takes waits in the loop's list until the next poll
@@ -10,7 +11,7 @@
  * cancelled; afterwards the kernel owns it (UV_EBUSY, as for a pool item
  * that a worker has started).
  *
- * Credentials: nothing is submitted from another thread and the ring has
+ * Credentials: only the thread running the loop submits, and the ring has
  * no submission thread (no IORING_SETUP_SQPOLL), so the kernel checks
  * every operation against the loop thread's credentials at the moment of
  * submission, also when it hands the work to one of its own workers

@@ -4,11 +4,11 @@
  *
  * Life of a request: uv__ring_fs_submit() puts it on the waiting list
  * (cancellable); the next poll phase writes its submission entry and
- * hands the whole batch to the kernel in one io_uring_enter. Cached reads,
- * opens and closes complete inside that call and their callbacks run
- * right away, still in the poll phase; work the kernel passes to its own
- * workers (fsync, stat, a read that must wait for the disk) completes
- * later and wakes the loop through the ring's descriptor.
+ * hands the whole batch to the kernel in one io_uring_enter. Cached reads
+ * and closes complete inside that call and their callbacks run right
+ * away, still in the poll phase; work the kernel passes to its own
+ * workers (opens, fstat, fsync, a read that must wait for the disk)
+ * completes later and wakes the loop through the ring's descriptor.
  *
  * At most `sq_entries` requests are in the kernel at once and the
  * completion queue has room for twice that, so it can never overflow; the
