@@ -12,7 +12,7 @@ if [ ! -x "$runner" ]; then
   echo "bench-libuv: $runner not found; skipped"
   exit 0
 fi
-filter=${1:-'^(ping_pongs|tcp_write_batch|tcp4_pound_100|tcp4_pound_1000|pipe_pound_100|pipe_pound_1000|tcp_pump1_client|tcp_pump100_client|pipe_pump1_client|pipe_pump100_client|tcp_multi_accept2|tcp_multi_accept4|tcp_multi_accept8|ping_udp1|udp_pummel_.*|udp_timed_pummel_.*|spawn)$'}
+filter=${1:-'^(ping_pongs|tcp_write_batch|tcp4_pound_100|tcp4_pound_1000|pipe_pound_100|pipe_pound_1000|tcp_pump1_client|tcp_pump100_client|pipe_pump1_client|pipe_pump100_client|tcp_multi_accept2|tcp_multi_accept4|tcp_multi_accept8|ping_udp1|udp_pummel_.*|udp_timed_pummel_.*|spawn|fs_stat)$'}
 runs=${BENCH_RUNS:-3}
 out=build-bench/libuv-suite
 mkdir -p "$out"
@@ -30,6 +30,14 @@ while [ $i -lt "$runs" ]; do
                             print lib, name, v, "s", "lower"; got = 1; next }
       /pingers, ~ / { v = $0; sub(/.*~ /, "", v); split(v, w, " ")
                       print lib, name, w[1], "roundtrips/s", "higher"; got = 1; next }
+      # fs_stat: one line per concurrency; the runner prints the rate only
+      # up to about 20 in flight ("<buffer too small>" after, and the lines
+      # around it can run together): 1 to 16 are kept.
+      name == "fs_stat" && /stats \([0-9]+ concurrent\): .*\([0-9,]+\/s\)/ {
+        c = $0; sub(/.*stats \(/, "", c); sub(/ concurrent.*/, "", c)
+        v = $0; sub(/.*\(/, "", v); sub(/\/s\).*/, "", v); gsub(/,/, "", v)
+        if (c + 0 <= 16) print lib, "fs_stat_c" c, v, "stats/s", "higher"
+        next }
       /\/s received/ { v = $3; sub(/\/s/, "", v)
                       print lib, name, v, "received/s", "higher"; got = 1; next }
       /^# [A-Za-z0-9_-]+: [0-9.]+ / {
