@@ -38,7 +38,7 @@ echo
 echo "=== examples/fileserver.c"
 www=$(mktemp -d)
 trap 'rm -rf "$www"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
-printf 'Hello from nodeloop: one loop thread, files read on the worker pool.\n' \
+printf 'Hello from nodeloop: one loop thread, files read through io_uring (or the worker pool) without blocking it.\n' \
   > "$www/hello.txt"
 "$dir/examples/fileserver" -p 0 "$www" > "$www/.log" 2>&1 &
 pid=$!
