@@ -50,7 +50,7 @@ static inline __attribute__((always_inline)) int backend_timeout(
 int uv_backend_timeout(const uv_loop_t* loop) {
   if (loop == NULL)
     return 0;
-  if (!uv__queue_empty(&loop->watcher_queue) || (loop->ring != NULL && uv__ring_ready(loop)))
+  if (!uv__queue_empty(&loop->watcher_queue) || uv__ring_ready(loop))
     return 0;
   return backend_timeout(loop);
 }

@@ -340,20 +340,12 @@ uint64_t nl__obs_work_begin(uv_req_t* req) {
   return now;
 }
 
-void nl__obs_work_end(uv_req_t* req, int wkind, uint64_t start) {
+void nl__obs_work_end(uv_req_t* req, int wkind, uint64_t start, int slot) {
   uint64_t now = uv__hrtime_ns();
 
   req_set(req, NL__REQ_END, now);
   if (req_get(req, NL__REQ_FLAGS) & NL__OBS_TRACE)
-    nl__trace_work_run(req, wkind, start, now, -1);
-}
-
-void nl__obs_ring_end(uv_req_t* req, int slot, uint64_t start) {
-  uint64_t now = uv__hrtime_ns();
-
-  req_set(req, NL__REQ_END, now);
-  if (req_get(req, NL__REQ_FLAGS) & NL__OBS_TRACE)
-    nl__trace_work_run(req, NL_WORK_FS, start, now, slot);
+    nl__trace_work_run(req, wkind, start, now, slot);
 }
 
 void nl__obs_work_done(struct nl__obs* o, uv_req_t* req, int wkind) {

@@ -143,14 +143,12 @@ void nl__obs_work_submit(struct nl__obs* o, uv_req_t* req, int wkind);
 /* On the loop thread, before the item's done function: accounts for it,
  * and makes the next callback on req the end of the item's flow. */
 void nl__obs_work_done(struct nl__obs* o, uv_req_t* req, int wkind);
-/* On the worker thread, around the item's work function. */
+/* On the worker thread, around the item's work function (slot -1). An
+ * io_uring item (linux/uring.c) goes through the same steps: submit when
+ * the request is made, begin when the kernel takes it, end on the loop
+ * thread once reaped, with its ring slot (its track in the trace). */
 uint64_t nl__obs_work_begin(uv_req_t* req);
-void nl__obs_work_end(uv_req_t* req, int wkind, uint64_t start);
-/* An io_uring item (linux/uring.c) goes through the same steps: submit
- * when the request is made, begin when the kernel takes it, then, on the
- * loop thread once reaped, this in place of work_end (its track is the
- * ring slot's), then work_done. */
-void nl__obs_ring_end(uv_req_t* req, int slot, uint64_t start);
+void nl__obs_work_end(uv_req_t* req, int wkind, uint64_t start, int slot);
 
 /* Per-request observation data of a pool item, in the request's reserved
  * words (reserved[0] is the in-flight stamp): times in ns. */

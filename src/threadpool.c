@@ -157,7 +157,7 @@ static void worker(void* arg) {
       start = nl__obs_work_begin(req);
     w->work(w);
     if (start != 0)
-      nl__obs_work_end(req, item_wkind(w), start);
+      nl__obs_work_end(req, item_wkind(w), start, -1);
 
     uv_mutex_lock(&pool.mutex);
     count_busy(-1);

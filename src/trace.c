@@ -305,7 +305,7 @@ void nl__trace_work_run(const uv_req_t* req, int wkind, uint64_t start,
   if (r == NULL)
     return;
   r->type = NL__REC_WORK;
-  /* A ring item's track is its slot: see NL__TRACE_RING_SLOT. */
+  /* A ring item's track is its slot (trace_writer.c, ring_track). */
   r->arg = (uint32_t) wkind | (slot >= 0 ? (uint32_t) (slot + 1) << 8 : 0);
   r->t0 = start;
   r->t1 = end;

@@ -169,9 +169,16 @@ static const char* symbol_of(uintptr_t fn) {
 
 /* ---- records to JSON ------------------------------------------------- */
 
+static void emit_thread_name(int pid, int tid, const char* name) {
+  char e[256];
+
+  emit(",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
+       "\"args\":{\"name\":\"%s\"}}",
+       pid, tid, esc(name, e, sizeof(e)));
+}
+
 static void format_thread(const struct nl__trace_rec* r, int pid, int tid) {
   char name[128];
-  char e[256];
 
   if (r->arg != 0)
     snprintf(name, sizeof(name), "nodeloop worker %u", r->arg);
@@ -179,9 +186,7 @@ static void format_thread(const struct nl__trace_rec* r, int pid, int tid) {
     snprintf(name, sizeof(name), "%.24s%sloop 0x%" PRIxPTR "%s", r->u.name,
              r->u.name[0] != '\0' ? " " : "", r->loop,
              r->t0 ? " (default loop)" : "");
-  emit(",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
-       "\"args\":{\"name\":\"%s\"}}",
-       pid, tid, esc(name, e, sizeof(e)));
+  emit_thread_name(pid, tid, name);
 }
 
 /* One end of a flow arrow ("s" at submit, "t" on the worker, "f" at the
@@ -213,9 +218,7 @@ static int ring_track(const struct nl__trace_rec* r, int pid) {
     ring_tids[h] = tid;
   snprintf(name, sizeof(name), "nodeloop io_uring %u of 0x%" PRIxPTR,
            slot, r->loop);
-  emit(",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
-       "\"args\":{\"name\":\"%s\"}}",
-       pid, tid, name);
+  emit_thread_name(pid, tid, name);
   return tid;
 }
 

@@ -568,17 +568,24 @@ TEST(refused_ring_falls_back_to_the_pool) {
 
 static char pos_bufs[POS_READS][POS_BLOCK];
 
-TEST(reads_at_the_file_position_do_not_overlap) {
+/* A file of POS_READS blocks, each filled with its own number. */
+static void write_numbered_blocks(const char* name) {
   static char data[POS_READS * POS_BLOCK];
+  int i;
+
+  for (i = 0; i < POS_READS * POS_BLOCK; i++)
+    data[i] = (char) (i / POS_BLOCK);
+  fs_write_file(fs_path(name), data, sizeof(data));
+}
+
+TEST(reads_at_the_file_position_do_not_overlap) {
   uv_fs_t reqs[POS_READS];
   int seen[POS_READS];
   uv_loop_t loop;
   uv_buf_t b;
   int fd, i, round;
 
-  for (i = 0; i < POS_READS * POS_BLOCK; i++)
-    data[i] = (char) (i / POS_BLOCK);
-  fs_write_file(fs_path("pos"), data, sizeof(data));
+  write_numbered_blocks("pos");
   start(&loop);
   for (round = 0; round < 3; round++) {
     fd = open_file(fs_path("pos"), O_RDONLY);
@@ -599,7 +606,7 @@ TEST(reads_at_the_file_position_do_not_overlap) {
     }
     for (i = 0; i < POS_READS; i++)
       CHECK_EQ(seen[i], 1);
-    CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t) sizeof(data));
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t) POS_READS * POS_BLOCK);
     CHECK_OK(close(fd));
   }
   nl_test_close_loop(&loop);
@@ -944,15 +951,12 @@ TEST(requests_outside_uv_run_use_the_pool) {
  * (the kernel must not leave its completion to the loop thread's next
  * system call). */
 TEST(cold_reads_complete) {
-  static char data[POS_READS * POS_BLOCK];
   uv_fs_t reqs[POS_READS];
   uv_loop_t loop;
   uv_buf_t b;
   int fd, i, round;
 
-  for (i = 0; i < POS_READS * POS_BLOCK; i++)
-    data[i] = (char) (i / POS_BLOCK);
-  fs_write_file(fs_path("cold"), data, sizeof(data));
+  write_numbered_blocks("cold");
   start(&loop);
   fd = open_file(fs_path("cold"), O_RDONLY);
   for (round = 0; round < 3; round++) {

@@ -52,7 +52,6 @@ struct ring_slot {
 struct nl__ring {
   unsigned int nwaiting;            /* on waiting or canceled */
   int fd;
-  unsigned int sq_entries;
   unsigned int sq_mask;
   unsigned int cq_mask;
   unsigned int* sq_ktail;
@@ -67,14 +66,13 @@ struct nl__ring {
   unsigned int sq_tail;             /* entries written, submitted or not */
   unsigned int inflight;            /* in the kernel (slots in use) */
   unsigned int nfree;
-  unsigned int* free_slots;
-  struct ring_slot* slots;
   struct uv__queue waiting;         /* requests not yet in the ring */
   struct uv__queue canceled;        /* their callbacks are due */
   uv__io_t watcher;                 /* the ring's descriptor */
-  unsigned int features;
   int broken;                       /* io_uring_enter refused: pool only */
   unsigned char ops[NL_NOPS];       /* opcodes the kernel supports */
+  unsigned int free_slots[RING_ENTRIES];
+  struct ring_slot slots[RING_ENTRIES];
 };
 
 /* Markers in a request's work item: which of the ring's lists it is on.
@@ -83,9 +81,9 @@ static void ring_waiting_mark(struct uv__work* w) { (void) w; }
 static void ring_kernel_mark(struct uv__work* w) { (void) w; }
 static void ring_canceled_mark(struct uv__work* w) { (void) w; }
 
-/* 0: not tried yet; 1: usable; -1: refused by the kernel (ENOSYS, EPERM from seccomp or io_uring_disabled), for
- * every loop of the process. */
-static atomic_int ring_usable;
+/* Set when the kernel refuses io_uring to the whole process (ENOSYS,
+ * EPERM from seccomp or kernel.io_uring_disabled, a kernel too old). */
+static atomic_int ring_refused;
 
 /* NODELOOP_IO_URING, read once: -1 for "0" (no ring), 2 for "all"
  * (requests made outside uv_run too), 1 otherwise. */
@@ -138,13 +136,6 @@ static void ring_close_kernel(struct nl__ring* r) {
   r->fd = -1;
 }
 
-static void ring_free(struct nl__ring* r) {
-  ring_close_kernel(r);
-  uv__free(r->slots);
-  uv__free(r->free_slots);
-  uv__free(r);
-}
-
 static void ring_probe(struct nl__ring* r) {
   /* The probe ends in a flexible array: room for NL_NOPS entries. */
   uint64_t buf[(sizeof(struct io_uring_probe) +
@@ -187,11 +178,11 @@ static int ring_open_kernel(struct nl__ring* r) {
     fd = sys_setup(RING_ENTRIES, &p);
   }
   if (fd < 0) {
-    /* Missing or forbidden for the whole process; anything else (memory, the ring limit) may be this
-     * loop's bad luck only. */
+    /* Missing or forbidden for the whole process; anything else
+     * (memory, the limit on rings) may be this loop's bad luck only. */
     if (errno == ENOSYS || errno == EPERM || errno == EACCES ||
         errno == EINVAL)
-      atomic_store(&ring_usable, -1);
+      atomic_store(&ring_refused, 1);
     return -1;
   }
   r->fd = fd;
@@ -203,10 +194,9 @@ static int ring_open_kernel(struct nl__ring* r) {
       !(p.features & IORING_FEAT_NODROP) ||
       !(p.features & IORING_FEAT_SUBMIT_STABLE) ||
       p.sq_entries != RING_ENTRIES || p.cq_entries < p.sq_entries) {
-    atomic_store(&ring_usable, -1);
+    atomic_store(&ring_refused, 1);
     goto fail;
   }
-  r->features = p.features;
   sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
   cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
   r->ring_len = sq_len > cq_len ? sq_len : cq_len;
@@ -222,7 +212,6 @@ static int ring_open_kernel(struct nl__ring* r) {
     goto fail;
   r->sqes = map;
 
-  r->sq_entries = p.sq_entries;
   r->sq_mask = *(unsigned int*) ((char*) r->ring_map + p.sq_off.ring_mask);
   r->sq_khead = (unsigned int*) ((char*) r->ring_map + p.sq_off.head);
   r->sq_ktail = (unsigned int*) ((char*) r->ring_map + p.sq_off.tail);
@@ -249,16 +238,10 @@ static struct nl__ring* ring_create(void) {
 
   r = uv__calloc(1, sizeof(*r));
   if (r == NULL)
-    return NULL;
+    return NULL;   /* memory: the next request tries again */
   r->fd = -1;
   /* At most RING_ENTRIES requests in flight; the completion queue has at
    * least as many places (twice, by default), so it never overflows. */
-  r->slots = uv__calloc(RING_ENTRIES, sizeof(*r->slots));
-  r->free_slots = uv__calloc(RING_ENTRIES, sizeof(*r->free_slots));
-  if (r->slots == NULL || r->free_slots == NULL) {
-    ring_free(r);
-    return NULL;   /* memory: the next request tries again */
-  }
   for (i = 0; i < RING_ENTRIES; i++)
     r->free_slots[i] = RING_ENTRIES - 1 - i;
   r->nfree = RING_ENTRIES;
@@ -274,13 +257,8 @@ static struct nl__ring* ring_create(void) {
 
 /* The loop's ring, made on first use; NULL when the pool must do. */
 static struct nl__ring* ring_get(uv_loop_t* loop) {
-  if (loop->ring != NULL)
-    return loop->ring;
-  if (atomic_load(&ring_usable) < 0)
-    return NULL;
-  loop->ring = ring_create();
-  if (loop->ring != NULL && loop->ring->fd >= 0)
-    atomic_store(&ring_usable, 1);
+  if (loop->ring == NULL)
+    loop->ring = ring_create();
   return loop->ring;
 }
 
@@ -302,34 +280,57 @@ static int ring_fd_is_file(int fd) {
   return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
-static int ring_rw_takes(const struct nl__ring* r, const uv_fs_t* req) {
+/* What can go on a ring at all, whatever the kernel offers; decided
+ * before the loop has one, so that a loop whose requests never can makes
+ * none. */
+static int ring_may_take(const uv_fs_t* req) {
   size_t total = 0;
   unsigned int i;
 
-  if (req->nbufs > IOV_MAX)
-    return 0;
-  if (req->fs_type == UV_FS_WRITE) {
-    /* One write on the ring is final, like one write(2): more than a
-     * system call moves needs the pool's loop. */
-    for (i = 0; i < req->nbufs; i++) {
-      total += req->bufs[i].len;
-      if (total > RW_MAX)
-        return 0;
-    }
-    if (!r->ops[IORING_OP_WRITEV] || !r->ops[IORING_OP_WRITE])
-      return 0;
-  } else if (!(req->nbufs == 1 ? r->ops[IORING_OP_READ]
-                               : r->ops[IORING_OP_READV])) {
-    return 0;
-  }
-  return 1;   /* the offset and the file were checked before (submit) */
-}
-
-static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
   switch (req->fs_type) {
     case UV_FS_READ:
     case UV_FS_WRITE:
-      return ring_rw_takes(r, req);
+      /* The file position (offset -1) stays with the pool: the kernel
+       * reads it when a ring request starts and moves it when the
+       * request ends, without the lock read(2) holds, so two at once
+       * would read the same bytes, and a partial write would leave it
+       * wrong. So do files that are not regular (ring_fd_is_file). */
+      if (req->off < 0 || req->nbufs > IOV_MAX)
+        return 0;
+      /* One write on the ring is final, like one write(2): more than a
+       * system call moves needs the pool's loop. */
+      if (req->fs_type == UV_FS_WRITE)
+        for (i = 0; i < req->nbufs; i++) {
+          total += req->bufs[i].len;
+          if (total > RW_MAX)
+            return 0;
+        }
+      return ring_fd_is_file(req->file);
+    case UV_FS_FSYNC:
+    case UV_FS_FDATASYNC:
+    case UV_FS_FTRUNCATE:
+    case UV_FS_CLOSE:
+    case UV_FS_OPEN:
+    case UV_FS_FSTAT:
+      return 1;
+    default:
+      /* stat and lstat stay on the pool: the kernel always hands a ring
+       * statx to one of its workers, and with many in flight that was
+       * 2-3 times slower than the pool (libuv's fs_stat benchmark,
+       * docs/benchmarks.md). The rest has no ring operation. */
+      return 0;
+  }
+}
+
+/* Whether this kernel has the request's operation. */
+static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
+  switch (req->fs_type) {
+    case UV_FS_READ:
+      return req->nbufs == 1 ? r->ops[IORING_OP_READ]
+                             : r->ops[IORING_OP_READV];
+    case UV_FS_WRITE:
+      return req->nbufs == 1 ? r->ops[IORING_OP_WRITE]
+                             : r->ops[IORING_OP_WRITEV];
     case UV_FS_FSYNC:
     case UV_FS_FDATASYNC:
       return r->ops[IORING_OP_FSYNC];
@@ -342,10 +343,6 @@ static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
     case UV_FS_FSTAT:
       return r->ops[IORING_OP_STATX];
     default:
-      /* stat and lstat stay on the pool: the kernel always hands a ring
-       * statx to one of its workers, and with many in flight that was
-       * 2-3 times slower than the pool (libuv's fs_stat benchmark,
-       * docs/benchmarks.md). The rest has no ring operation. */
       return 0;
   }
 }
@@ -363,23 +360,11 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
   if (mode < 0 ||
       (mode == 1 && !__atomic_load_n(&loop->async_awake, __ATOMIC_RELAXED)))
     return 0;
-  /* A loop whose requests could never go on a ring makes none. */
-  switch (req->fs_type) {
-    case UV_FS_READ: case UV_FS_WRITE:
-      /* The file position (offset -1) stays with the pool: the kernel
-       * reads it when a ring request starts and moves it when the
-       * request ends, without the lock read(2) holds, so two at once
-       * would read the same bytes, and a partial write would leave it
-       * wrong. So do files that are not regular (ring_fd_is_file). */
-      if (req->off < 0 || !ring_fd_is_file(req->file))
-        return 0;
-      break;
-    case UV_FS_FSYNC: case UV_FS_FDATASYNC: case UV_FS_FTRUNCATE:
-    case UV_FS_CLOSE: case UV_FS_OPEN: case UV_FS_FSTAT:
-      break;
-    default:
-      return 0;
-  }
+  /* Without a ring for good (refused, or broken), not even the checks. */
+  r = loop->ring;
+  if (atomic_load_explicit(&ring_refused, memory_order_relaxed) ||
+      (r != NULL && (r->fd < 0 || r->broken)) || !ring_may_take(req))
+    return 0;
   r = ring_get(loop);
   if (r == NULL || r->fd < 0 || r->broken || !ring_takes(r, req))
     return 0;
@@ -423,8 +408,7 @@ static void sqe_rw(struct io_uring_sqe* sqe, int op, int fd, const void* addr,
   sqe->fd = fd;
   sqe->addr = (uint64_t) (uintptr_t) addr;
   sqe->len = len;
-  /* -1: the file position, which the operation advances. */
-  sqe->off = off < 0 ? (uint64_t) -1 : (uint64_t) off;
+  sqe->off = (uint64_t) off;   /* always explicit (ring_may_take) */
 }
 
 static void sqe_write(struct io_uring_sqe* sqe, uv_fs_t* req) {
@@ -438,18 +422,17 @@ static void sqe_write(struct io_uring_sqe* sqe, uv_fs_t* req) {
 
 static void sqe_fill(struct io_uring_sqe* sqe, struct ring_slot* s) {
   uv_fs_t* req = s->req;
-  unsigned int n;
 
   switch (req->fs_type) {
     case UV_FS_READ:
-      n = req->nbufs > IOV_MAX ? IOV_MAX : req->nbufs;
-      if (n == 1)
+      if (req->nbufs == 1)
         sqe_rw(sqe, IORING_OP_READ, req->file, req->bufs[0].base,
                (unsigned int) (req->bufs[0].len > INT_MAX ? INT_MAX
                                                           : req->bufs[0].len),
                req->off);
       else
-        sqe_rw(sqe, IORING_OP_READV, req->file, req->bufs, n, req->off);
+        sqe_rw(sqe, IORING_OP_READV, req->file, req->bufs, req->nbufs,
+               req->off);
       /* Cached data is read inside io_uring_enter; anything else fails
        * with EAGAIN and goes to a worker (s->async). Without NOWAIT the
        * kernel would wait for the page itself and finish the read by task
@@ -569,7 +552,7 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     break;
   }
   if (err == EPERM || err == ENOSYS)
-    atomic_store(&ring_usable, -1);   /* seccomp: for every loop */
+    atomic_store(&ring_refused, 1);   /* seccomp: for every loop */
   if (err != EAGAIN && err != ENOMEM && err != EBUSY)
     r->broken = 1;
   /* The kernel has not looked at these entries: take them back. */
@@ -660,7 +643,7 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
       req->ptr = &req->statbuf;
     }
     if (s->start != 0)
-      nl__obs_ring_end((uv_req_t*) req, (int) i, s->start);
+      nl__obs_work_end((uv_req_t*) req, NL_WORK_FS, s->start, (int) i);
     ring_complete(loop, req);
     ran++;
   }
@@ -728,8 +711,8 @@ static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
 int uv__ring_ready(const uv_loop_t* loop) {
   const struct nl__ring* r = loop->ring;
 
-  return !uv__queue_empty(&r->canceled) ||
-         (!uv__queue_empty(&r->waiting) && (r->nfree > 0 || r->broken));
+  return r != NULL && (!uv__queue_empty(&r->canceled) ||
+         (!uv__queue_empty(&r->waiting) && (r->nfree > 0 || r->broken)));
 }
 
 int uv__ring_flush(uv_loop_t* loop) {
@@ -758,7 +741,8 @@ void uv__ring_close(uv_loop_t* loop) {
     return;
   uv__io_close(loop, &r->watcher);
   loop->ring = NULL;
-  ring_free(r);
+  ring_close_kernel(r);
+  uv__free(r);
 }
 
 /* The child shares the parent's ring (the same kernel queues) and must
