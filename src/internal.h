@@ -227,6 +227,10 @@ void uv__poller_poll_observed(uv_loop_t* loop, int timeout,
 void uv__poller_invalidate_fd(uv_loop_t* loop, int fd);
 /* 0 if fd can be watched, else a UV_E* code (regular files cannot). */
 int uv__poller_check_fd(uv_loop_t* loop, int fd);
+/* epoll's side of applying one interest change, shared with the ring's
+ * poller (src/linux/uring_poll.c). */
+int uv__poller_ctl_op(const uv__io_t* w);
+int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err);
 
 /* ---------------------------------------------------------------------
  * Async wakeups and the worker pool's completion path.

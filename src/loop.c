@@ -58,6 +58,7 @@ int uv_loop_init(uv_loop_t* loop) {
   return 0;
 
 fail_async:
+  uv__ring_close(loop);
   uv__poller_close(loop);
 fail_poller:
   uv__work_loop_close(loop);

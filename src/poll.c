@@ -24,6 +24,7 @@
  *     user's read or write meets the end of file or the error.
  */
 #include "internal.h"
+#include "uring.h"
 #include "dispatch.h"
 
 
@@ -116,7 +117,7 @@ static void poll_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
 
 /* The same answers as libuv's: UV_EEXIST for a descriptor this loop
  * watches already (another handle polls it, or it is the loop's own
- * eventfd or signal pipe), else whatever epoll says of it: UV_EPERM for
+ * eventfd, signal pipe or io_uring), else whatever epoll says of it: UV_EPERM for
  * regular files, directories and /dev/null, UV_EBADF for a closed one,
  * UV_EINVAL for the loop's own epoll descriptor. Only a descriptor that
  * passes is made non-blocking (libuv leaves a refused one alone too, and
@@ -127,7 +128,7 @@ int uv_poll_init(uv_loop_t* loop, uv_poll_t* handle, int fd) {
 
   if (loop == NULL || handle == NULL)
     return UV_EINVAL;
-  if (watcher_of(loop, fd) != NULL)
+  if (watcher_of(loop, fd) != NULL || (fd >= 0 && fd == uv__ring_fd(loop)))
     return UV_EEXIST;
   err = uv__poller_check_fd(loop, fd);
   if (err != 0)

@@ -49,6 +49,26 @@ int uv__ring_ready(const uv_loop_t* loop);
 /* fs.c: queues a request on the worker pool (0, or the error). */
 int uv__fs_pool_submit(uv_loop_t* loop, uv_fs_t* req);
 
+/* The poller's use of the ring (src/linux/uring_poll.c), chosen by
+ * NODELOOP_POLLER: epoll_ctl per interest change (epoll, the default),
+ * the changes in one io_uring_enter before epoll_wait (ring-ctl), or the
+ * changes and the wait in one io_uring_enter (ring). */
+enum { UV__POLLER_EPOLL, UV__POLLER_RING_CTL, UV__POLLER_RING };
+int uv__ring_poller(void);
+
+/* Applies the loop's interest changes through the ring and, if events is
+ * not NULL, waits up to timeout ms for at most maxevents of them in the
+ * same io_uring_enter. Returns the number of events (0 also when a
+ * refused change cut the wait short; *refused counts those), or -2 if
+ * the ring cannot do it now: the changes still queued are the caller's,
+ * and so is the wait. Nothing is left in the kernel after it returns. */
+struct epoll_event;
+int uv__ring_poll(uv_loop_t* loop, struct epoll_event* events,
+                  int maxevents, int timeout, int* refused);
+
+/* The ring's descriptor, or -1: one of the loop's own (uv_poll_init). */
+int uv__ring_fd(const uv_loop_t* loop);
+
 void uv__ring_close(uv_loop_t* loop);
 void uv__ring_fork(uv_loop_t* loop);
 

@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "dispatch.h"
 #include "uring.h"
+#include "uring_int.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ int uv__poller_init(uv_loop_t* loop) {
   if (fd == -1)
     return uv__neg_errno();
   loop->backend_fd = fd;
+  /* The ring's poller takes its descriptor now, not at some later poll,
+   * where it would take a number the program just closed. */
+  if (uv__ring_poller() != UV__POLLER_EPOLL && uv__ring_mode() >= 0)
+    (void) uv__ring_get(loop);
   return 0;
 }
 
@@ -94,11 +99,48 @@ void uv__poller_invalidate_fd(uv_loop_t* loop, int fd) {
   epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, fd, &dummy);
 }
 
-/* Hands every recorded interest change to the kernel. A watcher the kernel
- * refuses gets an error event, delivered by the pending callbacks that
- * follow this poll, so that its owner reports the failure instead of
- * waiting forever. Returns how many were refused: the wait must not block
- * then. */
+/* The kernel refused change op of watcher w with err. Some refusals are
+ * stale state, put right here; otherwise the watcher gets an error event,
+ * delivered by the pending callbacks that follow this poll, so that its
+ * owner reports the failure instead of waiting forever. Returns 1 then
+ * (the wait must not block), 0 if the change took after all. */
+int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err) {
+  struct epoll_event e;
+
+  memset(&e, 0, sizeof(e));
+  e.events = w->wanted;
+  e.data.fd = w->fd;
+  if (op == EPOLL_CTL_ADD && err == EEXIST &&
+      epoll_ctl(loop->backend_fd, EPOLL_CTL_MOD, w->fd, &e) == 0) {
+    w->armed = w->wanted;
+    return 0;
+  }
+  /* The registration went with the file, closed behind the loop's back,
+   * and the number names another file now (see uv__io_rearm). */
+  if (op == EPOLL_CTL_MOD && err == ENOENT &&
+      epoll_ctl(loop->backend_fd, EPOLL_CTL_ADD, w->fd, &e) == 0) {
+    w->armed = w->wanted;
+    return 0;
+  }
+  if (op == EPOLL_CTL_DEL) {
+    w->armed = 0;   /* the descriptor is gone already */
+    return 0;
+  }
+  w->armed = 0;
+  w->fed_events = UV__POLLERR;
+  uv__io_feed(loop, w);
+  return 1;
+}
+
+/* The epoll_ctl operation that takes a watcher from armed to wanted. */
+int uv__poller_ctl_op(const uv__io_t* w) {
+  if (w->wanted == 0)
+    return EPOLL_CTL_DEL;
+  return w->armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+}
+
+/* Hands every recorded interest change to the kernel. Returns how many
+ * were refused: the wait must not block then. */
 static int apply_changes(uv_loop_t* loop) {
   struct epoll_event e;
   struct uv__queue* q;
@@ -115,49 +157,34 @@ static int apply_changes(uv_loop_t* loop) {
     memset(&e, 0, sizeof(e));
     e.events = w->wanted;
     e.data.fd = w->fd;
-    if (w->wanted == 0)
-      op = EPOLL_CTL_DEL;
-    else if (w->armed == 0)
-      op = EPOLL_CTL_ADD;
+    op = uv__poller_ctl_op(w);
+    if (epoll_ctl(loop->backend_fd, op, w->fd, &e) != 0)
+      refused += uv__poller_ctl_failed(loop, w, op, errno);
     else
-      op = EPOLL_CTL_MOD;
-    if (epoll_ctl(loop->backend_fd, op, w->fd, &e) != 0) {
-      if (op == EPOLL_CTL_ADD && errno == EEXIST &&
-          epoll_ctl(loop->backend_fd, EPOLL_CTL_MOD, w->fd, &e) == 0) {
-        w->armed = w->wanted;
-        continue;
-      }
-      /* The registration went with the file, closed behind the loop's
-       * back, and the number names another file now (see uv__io_rearm). */
-      if (op == EPOLL_CTL_MOD && errno == ENOENT &&
-          epoll_ctl(loop->backend_fd, EPOLL_CTL_ADD, w->fd, &e) == 0) {
-        w->armed = w->wanted;
-        continue;
-      }
-      if (op == EPOLL_CTL_DEL) {
-        w->armed = 0;   /* the descriptor is gone already */
-        continue;
-      }
-      w->armed = 0;
-      w->fed_events = UV__POLLERR;
-      uv__io_feed(loop, w);
-      refused++;
-      continue;
-    }
-    w->armed = w->wanted;
+      w->armed = w->wanted;
   }
   return refused;
 }
 
+/* ring: NULL to wait with epoll_wait, else the ring's poller applies
+ * the interest changes and waits (*ring counts the changes it refused),
+ * or leaves both to epoll if it cannot. */
 static int wait_events(uv_loop_t* loop, struct epoll_event* events,
-                       int timeout) {
+                       int timeout, int* ring) {
   sigset_t set;
   uint64_t start = 0;
-  int n;
+  int n = -2;
 
   if (loop->flags & UV__LOOP_METRICS_IDLE)
     start = uv__hrtime_ns();
-  if (loop->flags & UV__LOOP_BLOCK_SIGPROF) {
+  if (ring != NULL) {
+    n = uv__ring_poll(loop, events, UV__MAX_EVENTS, timeout, ring);
+    if (n == -2 && apply_changes(loop) != 0)
+      timeout = 0;
+  }
+  if (n != -2) {
+    /* done by the ring */
+  } else if (loop->flags & UV__LOOP_BLOCK_SIGPROF) {
     sigemptyset(&set);
     sigaddset(&set, SIGPROF);
     n = epoll_pwait(loop->backend_fd, events, UV__MAX_EVENTS, timeout, &set);
@@ -206,6 +233,9 @@ static inline __attribute__((always_inline)) void poll_loop(
   struct epoll_event events[UV__MAX_EVENTS];
   uint64_t deadline = 0;
   int rounds = 0;
+  int sleeping;
+  int refused;
+  int poller;
   int n;
 
   /* File requests queued since the last poll go to the kernel in one
@@ -246,16 +276,28 @@ static inline __attribute__((always_inline)) void poll_loop(
   }
 
   for (;;) {
-    if (apply_changes(loop) != 0)
+    /* Interest changes: with the ring's poller (NODELOOP_POLLER), in
+     * the wait's own system call, or in one before it. */
+    refused = 0;
+    poller = UV__POLLER_EPOLL;
+    if (!uv__queue_empty(&loop->watcher_queue))
+      poller = uv__ring_poller();
+    if (poller == UV__POLLER_RING_CTL)
+      (void) uv__ring_poll(loop, NULL, 0, 0, &refused);
+    if (poller != UV__POLLER_RING)
+      refused += apply_changes(loop);   /* what the ring left, if any */
+    if (refused != 0)
       timeout = 0;
-    if (timeout != 0 && uv__async_sleep_begin(loop))
+    sleeping = timeout != 0 && !uv__async_sleep_begin(loop);
+    if (!sleeping)
       timeout = 0;
     if (o != NULL && timeout != 0)
       nl__obs_wait_enter(o);
-    n = wait_events(loop, events, timeout);
+    n = wait_events(loop, events, timeout,
+                    poller == UV__POLLER_RING ? &refused : NULL);
     if (o != NULL)
       nl__obs_wait_leave(o);
-    if (timeout != 0)
+    if (sleeping)
       uv__async_sleep_end(loop);
     /* The callbacks below see the time at which the wait returned. */
     uv__update_time(loop);

@@ -20,6 +20,7 @@
 #include "observe.h"
 #include "threadpool.h"
 #include "uring.h"
+#include "uring_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,61 +36,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* Opcodes newer than the system's header. */
-#define NL_OP_FTRUNCATE 55          /* Linux 6.9 */
-#define NL_NOPS 64
-
-#define RING_ENTRIES 128
-
-/* What a request in the kernel needs beyond its uv_fs_t. */
-struct ring_slot {
-  uv_fs_t* req;
-  uint64_t start;                   /* observed: when the kernel took it */
-  int async;                        /* a read sent again to a worker */
-  struct statx stx;                 /* fstat's result */
-};
-
-struct nl__ring {
-  unsigned int nwaiting;            /* on waiting or canceled */
-  int fd;
-  unsigned int sq_mask;
-  unsigned int cq_mask;
-  unsigned int* sq_ktail;
-  unsigned int* sq_khead;
-  unsigned int* cq_khead;
-  unsigned int* cq_ktail;
-  struct io_uring_sqe* sqes;
-  struct io_uring_cqe* cqes;
-  void* ring_map;
-  size_t ring_len;
-  size_t sqe_len;
-  unsigned int sq_tail;             /* entries written, submitted or not */
-  unsigned int inflight;            /* in the kernel (slots in use) */
-  unsigned int nfree;
-  struct uv__queue waiting;         /* requests not yet in the ring */
-  struct uv__queue canceled;        /* their callbacks are due */
-  uv__io_t watcher;                 /* the ring's descriptor */
-  int broken;                       /* io_uring_enter refused: pool only */
-  unsigned char ops[NL_NOPS];       /* opcodes the kernel supports */
-  unsigned int free_slots[RING_ENTRIES];
-  struct ring_slot slots[RING_ENTRIES];
-};
-
 /* Markers in a request's work item: which of the ring's lists it is on.
  * Never called. */
 static void ring_waiting_mark(struct uv__work* w) { (void) w; }
 static void ring_kernel_mark(struct uv__work* w) { (void) w; }
 static void ring_canceled_mark(struct uv__work* w) { (void) w; }
 
-/* Set when the kernel refuses io_uring to the whole process (ENOSYS,
- * EPERM from seccomp or kernel.io_uring_disabled, a kernel too old). */
-static atomic_int ring_refused;
+atomic_int uv__ring_refused;
 
 /* NODELOOP_IO_URING, read once: -1 for "0" (no ring), 2 for "all"
  * (requests made outside uv_run too), 1 otherwise. */
 static atomic_int ring_env;
 
-static int ring_mode(void) {
+int uv__ring_mode(void) {
   int m = atomic_load_explicit(&ring_env, memory_order_relaxed);
   const char* env;
 
@@ -110,7 +69,7 @@ static int sys_setup(unsigned int entries, struct io_uring_params* p) {
   return (int) syscall(__NR_io_uring_setup, entries, p);
 }
 
-static int sys_enter(int fd, unsigned int to_submit, unsigned int min,
+int uv__ring_enter(int fd, unsigned int to_submit, unsigned int min,
                      unsigned int flags) {
   return (int) syscall(__NR_io_uring_enter, fd, to_submit, min, flags,
                        NULL, 0);
@@ -182,7 +141,7 @@ static int ring_open_kernel(struct nl__ring* r) {
      * (memory, the limit on rings) may be this loop's bad luck only. */
     if (errno == ENOSYS || errno == EPERM || errno == EACCES ||
         errno == EINVAL)
-      atomic_store(&ring_refused, 1);
+      atomic_store(&uv__ring_refused, 1);
     return -1;
   }
   r->fd = fd;
@@ -194,7 +153,7 @@ static int ring_open_kernel(struct nl__ring* r) {
       !(p.features & IORING_FEAT_NODROP) ||
       !(p.features & IORING_FEAT_SUBMIT_STABLE) ||
       p.sq_entries != RING_ENTRIES || p.cq_entries < p.sq_entries) {
-    atomic_store(&ring_refused, 1);
+    atomic_store(&uv__ring_refused, 1);
     goto fail;
   }
   sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
@@ -256,7 +215,7 @@ static struct nl__ring* ring_create(void) {
 }
 
 /* The loop's ring, made on first use; NULL when the pool must do. */
-static struct nl__ring* ring_get(uv_loop_t* loop) {
+struct nl__ring* uv__ring_get(uv_loop_t* loop) {
   if (loop->ring == NULL)
     loop->ring = ring_create();
   return loop->ring;
@@ -348,7 +307,7 @@ static int ring_takes(const struct nl__ring* r, const uv_fs_t* req) {
 }
 
 int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
-  int mode = ring_mode();
+  int mode = uv__ring_mode();
   struct nl__obs* o;
   struct nl__ring* r;
 
@@ -362,10 +321,10 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
     return 0;
   /* Without a ring for good (refused, or broken), not even the checks. */
   r = loop->ring;
-  if (atomic_load_explicit(&ring_refused, memory_order_relaxed) ||
+  if (atomic_load_explicit(&uv__ring_refused, memory_order_relaxed) ||
       (r != NULL && (r->fd < 0 || r->broken)) || !ring_may_take(req))
     return 0;
-  r = ring_get(loop);
+  r = uv__ring_get(loop);
   if (r == NULL || r->fd < 0 || r->broken || !ring_takes(r, req))
     return 0;
   uv__req_register(loop, req);
@@ -545,14 +504,14 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     head = __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
     if (head == r->sq_tail)
       return;
-    rc = sys_enter(r->fd, r->sq_tail - head, 0, 0);
+    rc = uv__ring_enter(r->fd, r->sq_tail - head, 0, 0);
     if (rc > 0 || (rc < 0 && errno == EINTR))
       continue;
     err = rc == 0 ? EAGAIN : errno;
     break;
   }
   if (err == EPERM || err == ENOSYS)
-    atomic_store(&ring_refused, 1);   /* seccomp: for every loop */
+    atomic_store(&uv__ring_refused, 1);   /* seccomp: for every loop */
   if (err != EAGAIN && err != ENOMEM && err != EBUSY)
     r->broken = 1;
   /* The kernel has not looked at these entries: take them back. */
@@ -713,6 +672,10 @@ int uv__ring_ready(const uv_loop_t* loop) {
 
   return r != NULL && (!uv__queue_empty(&r->canceled) ||
          (!uv__queue_empty(&r->waiting) && (r->nfree > 0 || r->broken)));
+}
+
+int uv__ring_fd(const uv_loop_t* loop) {
+  return loop->ring != NULL ? loop->ring->fd : -1;
 }
 
 int uv__ring_flush(uv_loop_t* loop) {
