@@ -117,12 +117,12 @@ static void poll_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
 
 /* The same answers as libuv's: UV_EEXIST for a descriptor this loop
  * watches already (another handle polls it, or it is the loop's own
- * eventfd, signal pipe or io_uring), else whatever epoll says of it: UV_EPERM for
- * regular files, directories and /dev/null, UV_EBADF for a closed one,
- * UV_EINVAL for the loop's own epoll descriptor. Only a descriptor that
- * passes is made non-blocking (libuv leaves a refused one alone too, and
- * has set accepted ones non-blocking since 1.2.2): the user of a poll
- * handle must be able to read until EAGAIN. */
+ * eventfd, signal pipe or io_uring), else whatever epoll says of it:
+ * UV_EPERM for regular files, directories and /dev/null, UV_EBADF for a
+ * closed one, UV_EINVAL for the loop's own epoll descriptor. Only a
+ * descriptor that passes is made non-blocking (libuv leaves a refused one
+ * alone too, and has set accepted ones non-blocking since 1.2.2): the
+ * user of a poll handle must be able to read until EAGAIN. */
 int uv_poll_init(uv_loop_t* loop, uv_poll_t* handle, int fd) {
   int err;
 
