@@ -6,8 +6,8 @@
  * mode as ring_poller.* entries (test/CMakeLists.txt). */
 /* NL_TEST_THREADED */
 #include "test.h"
+#include "ring-helpers.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,38 +45,6 @@ static int ring_poller_expected(void) {
   if (sscanf(u.release, "%d.%d", &major, &minor) != 2)
     return 0;
   return disabled == 0 && (major > 6 || (major == 6 && minor >= 15));
-}
-
-/* Entries the process's rings have taken from their submission queues
- * (the kernel's own count, from /proc/self/fdinfo). */
-static long ring_entries_taken(void) {
-  char path[300], link[64], line[128];
-  struct dirent* de;
-  DIR* d = opendir("/proc/self/fd");
-  long total = 0;
-  unsigned long head;
-  ssize_t n;
-  FILE* f;
-
-  CHECK(d != NULL);
-  while ((de = readdir(d)) != NULL) {
-    snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n <= 0)
-      continue;
-    link[n] = '\0';
-    if (strcmp(link, "anon_inode:[io_uring]") != 0)
-      continue;
-    snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
-    f = fopen(path, "r");
-    CHECK(f != NULL);
-    while (fgets(line, sizeof(line), f) != NULL)
-      if (sscanf(line, "SqHead: %lu", &head) == 1)
-        total += (long) head;
-    fclose(f);
-  }
-  closedir(d);
-  return total;
 }
 
 static void make_pair(int sv[2]) {

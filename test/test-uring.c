@@ -6,6 +6,7 @@
  * requests run on the pool; ring_expected() says which is the case. */
 /* NL_TEST_THREADED */
 #include "fs-helpers.h"
+#include "ring-helpers.h"
 
 #include <dirent.h>
 #include <grp.h>
@@ -46,28 +47,6 @@ static int ring_expected(void) {
     fclose(f);
   }
   return disabled == 0;
-}
-
-/* How many io_uring descriptors the process holds. */
-static int ring_fds(void) {
-  char path[300], link[64];
-  struct dirent* de;
-  DIR* d = opendir("/proc/self/fd");
-  ssize_t n;
-  int count = 0;
-
-  CHECK(d != NULL);
-  while ((de = readdir(d)) != NULL) {
-    snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n <= 0)
-      continue;
-    link[n] = '\0';
-    if (strcmp(link, "anon_inode:[io_uring]") == 0)
-      count++;
-  }
-  closedir(d);
-  return count;
 }
 
 static uv_fs_t one_req;

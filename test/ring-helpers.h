@@ -1,0 +1,66 @@
+/* The process's io_uring descriptors, for the tests of the rings
+ * (test-uring.c, test-ring-poller.c). */
+#ifndef NL_RING_HELPERS_H_
+#define NL_RING_HELPERS_H_
+
+#include "test.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+/* Calls fn(name) for each io_uring descriptor ("7" for fd 7); returns
+ * how many there are. */
+static inline int ring_fds_each(void (*fn)(const char* name, void* arg),
+                                void* arg) {
+  char path[300], link[64];
+  struct dirent* de;
+  DIR* d = opendir("/proc/self/fd");
+  ssize_t n;
+  int count = 0;
+
+  CHECK(d != NULL);
+  while ((de = readdir(d)) != NULL) {
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+      continue;
+    link[n] = '\0';
+    if (strcmp(link, "anon_inode:[io_uring]") != 0)
+      continue;
+    count++;
+    if (fn != NULL)
+      fn(de->d_name, arg);
+  }
+  closedir(d);
+  return count;
+}
+
+/* How many io_uring descriptors the process holds. */
+static inline int ring_fds(void) {
+  return ring_fds_each(NULL, NULL);
+}
+
+static inline void ring_add_sq_head(const char* name, void* arg) {
+  char path[300], line[128];
+  unsigned long head;
+  FILE* f;
+
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", name);
+  f = fopen(path, "r");
+  CHECK(f != NULL);
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "SqHead: %lu", &head) == 1)
+      *(long*) arg += (long) head;
+  fclose(f);
+}
+
+/* Entries the process's rings have taken from their submission queues
+ * (the kernel's own count, from /proc/self/fdinfo). */
+static inline long ring_entries_taken(void) {
+  long total = 0;
+
+  ring_fds_each(ring_add_sq_head, &total);
+  return total;
+}
+
+#endif /* NL_RING_HELPERS_H_ */
