@@ -8,6 +8,24 @@
 #include <dirent.h>
 #include <unistd.h>
 
+/* Whether this process should be able to use io_uring: not switched off
+ * (NODELOOP_IO_URING=0), and not refused by the kernel. */
+static inline int ring_allowed(void) {
+  const char* env = getenv("NODELOOP_IO_URING");
+  FILE* f;
+  int disabled = 0;
+
+  if (env != NULL && strcmp(env, "0") == 0)
+    return 0;
+  f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%d", &disabled) != 1)
+      disabled = 0;
+    fclose(f);
+  }
+  return disabled == 0;
+}
+
 /* Calls fn(name) for each io_uring descriptor ("7" for fd 7); returns
  * how many there are. */
 static inline int ring_fds_each(void (*fn)(const char* name, void* arg),

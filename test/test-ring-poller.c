@@ -24,27 +24,17 @@ __attribute__((constructor)) static void use_the_ring_poller(void) {
 /* The ring poller is asked for, the ring is allowed, and the kernel has
  * IORING_OP_EPOLL_WAIT (ring-ctl needs less; 6.15 covers both). */
 static int ring_poller_expected(void) {
-  const char* env = getenv("NODELOOP_IO_URING");
+  const char* env = getenv("NODELOOP_POLLER");
   struct utsname u;
-  int major = 0, minor = 0, disabled = 0;
-  FILE* f;
+  int major = 0, minor = 0;
 
-  if (env != NULL && strcmp(env, "0") == 0)
-    return 0;
-  env = getenv("NODELOOP_POLLER");
-  if (env == NULL ||
+  if (!ring_allowed() || env == NULL ||
       (strcmp(env, "ring") != 0 && strcmp(env, "ring-ctl") != 0))
     return 0;
-  f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-  if (f != NULL) {
-    if (fscanf(f, "%d", &disabled) != 1)
-      disabled = 0;
-    fclose(f);
-  }
   CHECK_OK(uname(&u));
   if (sscanf(u.release, "%d.%d", &major, &minor) != 2)
     return 0;
-  return disabled == 0 && (major > 6 || (major == 6 && minor >= 15));
+  return major > 6 || (major == 6 && minor >= 15);
 }
 
 static void make_pair(int sv[2]) {

@@ -3,7 +3,7 @@
  * kernel takes in parts, more requests than the ring has places,
  * cancellation, forks and embedders. Every test also passes without a
  * ring (NODELOOP_IO_URING=0, kernel.io_uring_disabled=2), where the same
- * requests run on the pool; ring_expected() says which is the case. */
+ * requests run on the pool; ring_allowed() says which is the case. */
 /* NL_TEST_THREADED */
 #include "fs-helpers.h"
 #include "ring-helpers.h"
@@ -29,24 +29,6 @@
  * its own, and the library reads the variable at its first request. */
 __attribute__((constructor)) static void ring_for_every_request(void) {
   setenv("NODELOOP_IO_URING", "all", 0);
-}
-
-/* Whether this process should be using io_uring: not switched off, and
- * not refused by the kernel. */
-static int ring_expected(void) {
-  const char* env = getenv("NODELOOP_IO_URING");
-  FILE* f;
-  int disabled = 0;
-
-  if (env != NULL && strcmp(env, "0") == 0)
-    return 0;
-  f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-  if (f != NULL) {
-    if (fscanf(f, "%d", &disabled) != 1)
-      disabled = 0;
-    fclose(f);
-  }
-  return disabled == 0;
 }
 
 static uv_fs_t one_req;
@@ -86,7 +68,7 @@ TEST(ring_only_when_used_and_allowed) {
   CHECK_OK(one_req.result);
   CHECK(S_ISDIR(one_req.statbuf.st_mode));
   uv_fs_req_cleanup(&one_req);
-  CHECK_EQ(ring_fds(), before + (ring_expected() ? 1 : 0));
+  CHECK_EQ(ring_fds(), before + (ring_allowed() ? 1 : 0));
   nl_test_close_loop(&loop);
   CHECK_EQ(ring_fds(), before);
 }
@@ -154,7 +136,7 @@ static void use_ring_as_root(uv_loop_t* loop, uv_file* fd) {
     CHECK_OK(one_req.result);
     uv_fs_req_cleanup(&one_req);
   }
-  CHECK_EQ(ring_fds() > 0, ring_expected());
+  CHECK_EQ(ring_fds() > 0, ring_allowed());
 }
 
 static void check_dropped(uv_loop_t* loop, uv_file fd) {
@@ -234,7 +216,7 @@ TEST(credentials_dropped_before_queued_requests_are_submitted) {
   uv_loop_t loop;
 
   make_secrets();
-  if (!ring_expected())
+  if (!ring_allowed())
     nl_test_skip("without io_uring the pool starts the request at once");
   start(&loop);
   RUN(uv_fs_open(&loop, &one_req, secret_inner, O_RDONLY, 0, record_cb));
@@ -389,7 +371,7 @@ TEST(cancel_before_submission) {
     CHECK_OK(uv_cancel((uv_req_t*) &reqs[i]));
   for (i = 0; i < 3; i++)
     CHECK_EQ(uv_cancel((uv_req_t*) &reqs[i]), UV_EBUSY);
-  if (ring_expected())
+  if (ring_allowed())
     CHECK_EQ(uv_backend_timeout(&loop), 0);
   fs_release_pool();
   CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
@@ -452,7 +434,7 @@ TEST(embedder_sees_completions) {
 TEST(fork_keeps_rings_apart) {
   uv_loop_t loop;
   uv_fs_t child_req;
-  int queued = ring_expected();   /* the pool's items stay the parent's */
+  int queued = ring_allowed();   /* the pool's items stay the parent's */
   pid_t pid;
   int status;
 
@@ -530,7 +512,7 @@ TEST(refused_ring_falls_back_to_the_pool) {
   CHECK_EQ(cb_calls, 1);
   CHECK_OK(one_req.result);
   uv_fs_req_cleanup(&one_req);
-  CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
+  CHECK_EQ(ring_fds(), ring_allowed() ? 1 : 0);
   nl_test_close_loop(&loop2);
   nl_test_close_loop(&loop);
 }
@@ -791,7 +773,7 @@ TEST(loop_moves_between_threads) {
     CHECK_OK(pthread_join(t, NULL));
   }
   run_a_chain(NULL);
-  CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
+  CHECK_EQ(ring_fds(), ring_allowed() ? 1 : 0);
   nl_test_close_loop(&moving_loop);
 }
 
@@ -921,7 +903,7 @@ TEST(requests_outside_uv_run_use_the_pool) {
   CHECK_EQ(cb_calls, 2);
   CHECK_OK(inside_req.result);
   uv_fs_req_cleanup(&inside_req);
-  CHECK_EQ(ring_fds(), ring_expected() ? 1 : 0);
+  CHECK_EQ(ring_fds(), ring_allowed() ? 1 : 0);
   nl_test_close_loop(&loop);
 }
 
