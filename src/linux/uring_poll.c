@@ -154,7 +154,9 @@ static unsigned int batch_reap(uv_loop_t* loop, struct nl__ring* r,
       }
     } else if (i == b->nctl) {
       /* The wait: events, or cancelled by its timeout or a failed
-       * change. */
+       * change. What makes epoll_wait fail makes this fail too. */
+      if (res == -EBADF || res == -EFAULT || res == -EINVAL)
+        abort();   /* as in epoll.c: the loop's state is corrupt */
       *nev = res > 0 ? res : 0;
     }
     /* else its timeout, which says nothing the wait did not. */
