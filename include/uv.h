@@ -1668,7 +1668,8 @@ struct uv_loop_s {
   uv__io_t inotify_io_watcher;            /* inotify_fd, once created */
   struct nl__obs* obs;                    /* observation, if any */
   struct nl__ring* ring;                  /* io_uring, once used */
-  char reserved_tail[16];
+  struct nl__mpoll* mpoll;                /* NODELOOP_POLLER=poll's ring */
+  char reserved_tail[8];
 };
 
 UV_EXTERN void* uv_loop_get_data(const uv_loop_t*);

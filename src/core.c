@@ -50,7 +50,8 @@ static inline __attribute__((always_inline)) int backend_timeout(
 int uv_backend_timeout(const uv_loop_t* loop) {
   if (loop == NULL)
     return 0;
-  if (!uv__queue_empty(&loop->watcher_queue) || uv__ring_ready(loop))
+  if (!uv__queue_empty(&loop->watcher_queue) || uv__ring_ready(loop) ||
+      uv__mpoll_pending(loop))
     return 0;
   return backend_timeout(loop);
 }
@@ -264,6 +265,7 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
   }
 
   uv__async_run_end(loop);
+  uv__mpoll_flush(loop);   /* NODELOOP_POLLER=poll: removals, rechecks */
   /* A stop request ends this call only; the next uv_run() runs normally. */
   loop->stop_flag = 0;
   if (outer != NULL)

@@ -128,7 +128,8 @@ int uv_poll_init(uv_loop_t* loop, uv_poll_t* handle, int fd) {
 
   if (loop == NULL || handle == NULL)
     return UV_EINVAL;
-  if (watcher_of(loop, fd) != NULL || (fd >= 0 && fd == uv__ring_fd(loop)))
+  if (watcher_of(loop, fd) != NULL ||
+      (fd >= 0 && (fd == uv__ring_fd(loop) || fd == uv__mpoll_fd(loop))))
     return UV_EEXIST;
   err = uv__poller_check_fd(loop, fd);
   if (err != 0)

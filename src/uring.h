@@ -51,9 +51,12 @@ int uv__fs_pool_submit(uv_loop_t* loop, uv_fs_t* req);
 
 /* The poller's use of the ring (src/linux/uring_poll.c), chosen by
  * NODELOOP_POLLER: epoll_ctl per interest change (epoll, the default),
- * the changes in one io_uring_enter before epoll_wait (ring-ctl), or the
- * changes and the wait in one io_uring_enter (ring). */
-enum { UV__POLLER_EPOLL, UV__POLLER_RING_CTL, UV__POLLER_RING };
+ * the changes in one io_uring_enter before epoll_wait (ring-ctl), the
+ * changes and the wait in one io_uring_enter (ring), or no epoll wait at
+ * all: multishot polls on a ring of the poller's own (poll,
+ * src/linux/uring_mpoll.c). */
+enum { UV__POLLER_EPOLL, UV__POLLER_RING_CTL, UV__POLLER_RING,
+       UV__POLLER_POLL };
 int uv__ring_poller(void);
 
 /* Applies the loop's interest changes through the ring and, if events is
@@ -68,6 +71,23 @@ int uv__ring_poll(uv_loop_t* loop, struct epoll_event* events,
 
 /* The ring's descriptor, or -1: one of the loop's own (uv_poll_init). */
 int uv__ring_fd(const uv_loop_t* loop);
+
+/* NODELOOP_POLLER=poll (src/linux/uring_mpoll.c); loop->mpoll is set
+ * while the loop's watchers are polls on its ring. uv__mpoll_wait
+ * applies the interest changes, waits and fetches events as epoll_wait
+ * would (-1 with EINTR, or -2: the ring is given up, every watcher is
+ * queued for epoll). uv__mpoll_recheck follows each round's dispatch. */
+void uv__mpoll_init(uv_loop_t* loop);
+void uv__mpoll_close(uv_loop_t* loop);
+void uv__mpoll_fork(uv_loop_t* loop);
+int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
+                   int maxevents, int timeout);
+void uv__mpoll_recheck(uv_loop_t* loop, struct epoll_event* events, int n);
+void uv__mpoll_invalidate(uv_loop_t* loop, int fd);
+void uv__mpoll_flush(uv_loop_t* loop);
+int uv__mpoll_pending(const uv_loop_t* loop);
+int uv__mpoll_ready(const uv_loop_t* loop);
+int uv__mpoll_fd(const uv_loop_t* loop);
 
 void uv__ring_close(uv_loop_t* loop);
 void uv__ring_fork(uv_loop_t* loop);

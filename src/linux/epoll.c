@@ -34,14 +34,17 @@ int uv__poller_init(uv_loop_t* loop) {
   if (fd == -1)
     return uv__neg_errno();
   loop->backend_fd = fd;
+  uv__mpoll_init(loop);   /* NODELOOP_POLLER=poll, if the kernel can */
   /* The ring's poller takes its descriptor now, not at some later poll,
    * where it would take a number the program just closed. */
-  if (uv__ring_poller() != UV__POLLER_EPOLL && uv__ring_mode() >= 0)
+  if ((uv__ring_poller() == UV__POLLER_RING ||
+       uv__ring_poller() == UV__POLLER_RING_CTL) && uv__ring_mode() >= 0)
     (void) uv__ring_get(loop);
   return 0;
 }
 
 void uv__poller_close(uv_loop_t* loop) {
+  uv__mpoll_close(loop);
   if (loop->backend_fd != -1) {
     uv__close(loop->backend_fd);
     loop->backend_fd = -1;
@@ -54,6 +57,7 @@ int uv__poller_fork(uv_loop_t* loop) {
   unsigned int i;
   int err;
 
+  uv__mpoll_fork(loop);
   uv__poller_close(loop);
   err = uv__poller_init(loop);
   if (err != 0)
@@ -94,6 +98,10 @@ void uv__poller_invalidate_fd(uv_loop_t* loop, int fd) {
   for (i = 0; events != NULL && i < loop->poll_nevents; i++)
     if (events[i].data.fd == fd)
       events[i].data.fd = -1;
+  if (loop->mpoll != NULL) {
+    uv__mpoll_invalidate(loop, fd);
+    return;
+  }
   memset(&dummy, 0, sizeof(dummy));
   /* ENOENT/EBADF: already gone (closed behind our back); nothing to do. */
   epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, fd, &dummy);
@@ -177,7 +185,11 @@ static int wait_events(uv_loop_t* loop, struct epoll_event* events,
 
   if (loop->flags & UV__LOOP_METRICS_IDLE)
     start = uv__hrtime_ns();
-  if (ring != NULL) {
+  if (loop->mpoll != NULL) {
+    n = uv__mpoll_wait(loop, events, UV__MAX_EVENTS, timeout);
+    if (n == -2 && apply_changes(loop) != 0)
+      timeout = 0;   /* the ring was given up: epoll from here on */
+  } else if (ring != NULL) {
     n = uv__ring_poll(loop, events, UV__MAX_EVENTS, timeout, ring);
     if (n == -2 && apply_changes(loop) != 0)
       timeout = 0;
@@ -267,7 +279,7 @@ static inline __attribute__((always_inline)) void poll_loop(
    * makes none at all). */
   if (timeout == 0 && loop->nfds == 1 &&
       uv__queue_empty(&loop->watcher_queue) &&
-      loop->async_io_watcher.armed != 0) {
+      loop->async_io_watcher.armed != 0 && !uv__mpoll_ready(loop)) {
     uv__update_time(loop);
     uv__async_wait_end(loop);
     if (o != NULL)
@@ -280,11 +292,14 @@ static inline __attribute__((always_inline)) void poll_loop(
      * the wait's own system call, or in one before it. */
     refused = 0;
     poller = UV__POLLER_EPOLL;
-    if (!uv__queue_empty(&loop->watcher_queue))
-      poller = uv__ring_poller();
+    if (loop->mpoll != NULL)
+      poller = UV__POLLER_POLL;   /* wait_events applies the changes */
+    else if (!uv__queue_empty(&loop->watcher_queue) &&
+             uv__ring_poller() != UV__POLLER_POLL)
+      poller = uv__ring_poller();   /* poll without its ring: epoll */
     if (poller == UV__POLLER_RING_CTL)
       (void) uv__ring_poll(loop, NULL, 0, 0, &refused);
-    if (poller != UV__POLLER_RING)
+    if (poller == UV__POLLER_EPOLL || poller == UV__POLLER_RING_CTL)
       refused += apply_changes(loop);   /* what the ring left, if any */
     if (refused != 0)
       timeout = 0;
@@ -314,6 +329,8 @@ static inline __attribute__((always_inline)) void poll_loop(
       continue;
     }
     dispatch_events(loop, events, n);
+    if (loop->mpoll != NULL)
+      uv__mpoll_recheck(loop, events, n);
     if (n < UV__MAX_EVENTS || ++rounds > UV__EXTRA_ROUNDS)
       return;
     timeout = 0;

@@ -52,6 +52,8 @@ int uv__ring_poller(void) {
       m = UV__POLLER_RING + 1;
     else if (env != NULL && strcmp(env, "ring-ctl") == 0)
       m = UV__POLLER_RING_CTL + 1;
+    else if (env != NULL && strcmp(env, "poll") == 0)
+      m = UV__POLLER_POLL + 1;
     atomic_store_explicit(&poller_env, m, memory_order_relaxed);
   }
   return m - 1;
