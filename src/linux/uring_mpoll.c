@@ -53,6 +53,8 @@ struct mp_slot {
   uint32_t events;
   int recheck_next;                 /* on the recheck list: next fd + 1 */
   int rechecking;
+  unsigned int reap_seq;            /* the reap that last reported it */
+  int reap_index;                   /* ... at this place in events */
 };
 
 struct nl__mpoll {
@@ -74,6 +76,7 @@ struct nl__mpoll {
   unsigned int nslots;
   struct mp_slot* slots;            /* by descriptor number */
   int recheck_head;                 /* fd + 1, 0: none */
+  unsigned int reap_seq;
 };
 
 static int mp_setup(struct nl__mpoll* m) {
@@ -401,6 +404,7 @@ static int mp_reap(uv_loop_t* loop, struct nl__mpoll* m,
   int n = 0;
   int fd;
 
+  m->reap_seq++;
   head = *m->cq_khead;
   tail = __atomic_load_n(m->cq_ktail, __ATOMIC_ACQUIRE);
   for (; head != tail && n < maxevents; head++) {
@@ -416,11 +420,21 @@ static int mp_reap(uv_loop_t* loop, struct nl__mpoll* m,
       continue;   /* a poll removed since */
     if (!(cqe->flags & IORING_CQE_F_MORE))
       mp_ended(loop, s, cqe->res);
-    if (cqe->res > 0) {
-      events[n].events = (uint32_t) cqe->res;
-      events[n].data.u64 = data;
-      n++;
+    if (cqe->res <= 0)
+      continue;
+    /* Each wakeup posts its own completion: several for one file in a
+     * batch are one report, as epoll makes them (a second would find the
+     * file drained or filled by the first's callback). */
+    if (s->reap_seq == m->reap_seq &&
+        events[s->reap_index].data.u64 == data) {
+      events[s->reap_index].events |= (uint32_t) cqe->res;
+      continue;
     }
+    s->reap_seq = m->reap_seq;
+    s->reap_index = n;
+    events[n].events = (uint32_t) cqe->res;
+    events[n].data.u64 = data;
+    n++;
   }
   __atomic_store_n(m->cq_khead, head, __ATOMIC_RELEASE);
   return n;
