@@ -82,16 +82,57 @@ static int sys_register(int fd, unsigned int op, void* arg,
 
 static void ring_io(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 
+int uv__ring_map(int fd, const struct io_uring_params* p,
+                 struct nl__ring_queues* q) {
+  size_t sq_len, cq_len;
+  unsigned int i;
+  char* map;
+  void* sqes;
+
+  sq_len = p->sq_off.array + p->sq_entries * sizeof(unsigned int);
+  cq_len = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
+  q->ring_len = sq_len > cq_len ? sq_len : cq_len;
+  q->sqe_len = p->sq_entries * sizeof(struct io_uring_sqe);
+  map = mmap(NULL, q->ring_len, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+  if (map == MAP_FAILED)
+    return -1;
+  sqes = mmap(NULL, q->sqe_len, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+  if (sqes == MAP_FAILED) {
+    munmap(map, q->ring_len);
+    return -1;
+  }
+  q->ring_map = map;
+  q->sqes = sqes;
+  q->sq_mask = *(unsigned int*) (map + p->sq_off.ring_mask);
+  q->sq_khead = (unsigned int*) (map + p->sq_off.head);
+  q->sq_ktail = (unsigned int*) (map + p->sq_off.tail);
+  q->sq_kflags = (unsigned int*) (map + p->sq_off.flags);
+  q->cq_mask = *(unsigned int*) (map + p->cq_off.ring_mask);
+  q->cq_khead = (unsigned int*) (map + p->cq_off.head);
+  q->cq_ktail = (unsigned int*) (map + p->cq_off.tail);
+  q->cqes = (struct io_uring_cqe*) (map + p->cq_off.cqes);
+  q->sq_tail = *q->sq_ktail;
+  for (i = 0; i < p->sq_entries; i++)
+    ((unsigned int*) (map + p->sq_off.array))[i] = i;
+  return 0;
+}
+
+void uv__ring_unmap(struct nl__ring_queues* q) {
+  if (q->ring_map != NULL)
+    munmap(q->ring_map, q->ring_len);
+  if (q->sqes != NULL)
+    munmap(q->sqes, q->sqe_len);
+  q->ring_map = NULL;
+  q->sqes = NULL;
+}
+
 /* The kernel's half: the descriptors and the two maps. */
 static void ring_close_kernel(struct nl__ring* r) {
-  if (r->ring_map != NULL)
-    munmap(r->ring_map, r->ring_len);
-  if (r->sqes != NULL)
-    munmap(r->sqes, r->sqe_len);
+  uv__ring_unmap(&r->q);
   if (r->fd >= 0)
     uv__close(r->fd);
-  r->ring_map = NULL;
-  r->sqes = NULL;
   r->fd = -1;
 }
 
@@ -113,9 +154,6 @@ static void ring_probe(struct nl__ring* r) {
 /* 0, or -1 with nothing held. */
 static int ring_open_kernel(struct nl__ring* r) {
   struct io_uring_params p;
-  size_t sq_len, cq_len;
-  unsigned int i;
-  void* map;
   int fd;
 
   /* How the kernel finishes what it could not do inside io_uring_enter.
@@ -156,32 +194,8 @@ static int ring_open_kernel(struct nl__ring* r) {
     atomic_store(&uv__ring_refused, 1);
     goto fail;
   }
-  sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
-  cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-  r->ring_len = sq_len > cq_len ? sq_len : cq_len;
-  map = mmap(NULL, r->ring_len, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
-  if (map == MAP_FAILED)
+  if (uv__ring_map(fd, &p, &r->q) != 0)
     goto fail;
-  r->ring_map = map;
-  r->sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
-  map = mmap(NULL, r->sqe_len, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
-  if (map == MAP_FAILED)
-    goto fail;
-  r->sqes = map;
-
-  r->sq_mask = *(unsigned int*) ((char*) r->ring_map + p.sq_off.ring_mask);
-  r->sq_khead = (unsigned int*) ((char*) r->ring_map + p.sq_off.head);
-  r->sq_ktail = (unsigned int*) ((char*) r->ring_map + p.sq_off.tail);
-  r->cq_mask = *(unsigned int*) ((char*) r->ring_map + p.cq_off.ring_mask);
-  r->cq_khead = (unsigned int*) ((char*) r->ring_map + p.cq_off.head);
-  r->cq_ktail = (unsigned int*) ((char*) r->ring_map + p.cq_off.tail);
-  r->cqes = (struct io_uring_cqe*) ((char*) r->ring_map + p.cq_off.cqes);
-  r->sq_tail = *r->sq_ktail;
-  /* Entry i of the submission array always names SQE i. */
-  for (i = 0; i < p.sq_entries; i++)
-    ((unsigned int*) ((char*) r->ring_map + p.sq_off.array))[i] = i;
   uv__io_init(&r->watcher, ring_io, fd);
   ring_probe(r);
   return 0;
@@ -452,12 +466,12 @@ static void sqe_fill(struct io_uring_sqe* sqe, struct ring_slot* s) {
 
 /* Writes the entry of the request in slot `i` (its fields set). */
 static void ring_push(struct nl__ring* r, unsigned int i) {
-  struct io_uring_sqe* sqe = &r->sqes[r->sq_tail & r->sq_mask];
+  struct io_uring_sqe* sqe = &r->q.sqes[r->q.sq_tail & r->q.sq_mask];
 
   memset(sqe, 0, sizeof(*sqe));
   sqe_fill(sqe, &r->slots[i]);
   sqe->user_data = i;
-  r->sq_tail++;
+  r->q.sq_tail++;
 }
 
 /* Moves waiting requests into free slots and submission entries. */
@@ -499,12 +513,12 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
   int rc;
   int err;
 
-  __atomic_store_n(r->sq_ktail, r->sq_tail, __ATOMIC_RELEASE);
+  __atomic_store_n(r->q.sq_ktail, r->q.sq_tail, __ATOMIC_RELEASE);
   for (;;) {
-    head = __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE);
-    if (head == r->sq_tail)
+    head = __atomic_load_n(r->q.sq_khead, __ATOMIC_ACQUIRE);
+    if (head == r->q.sq_tail)
       return;
-    rc = uv__ring_enter(r->fd, r->sq_tail - head, 0, 0);
+    rc = uv__ring_enter(r->fd, r->q.sq_tail - head, 0, 0);
     if (rc > 0 || (rc < 0 && errno == EINTR))
       continue;
     err = rc == 0 ? EAGAIN : errno;
@@ -515,9 +529,9 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
   if (err != EAGAIN && err != ENOMEM && err != EBUSY)
     r->broken = 1;
   /* The kernel has not looked at these entries: take them back. */
-  __atomic_store_n(r->sq_ktail, head, __ATOMIC_RELEASE);
-  for (; head != r->sq_tail; head++) {
-    sqe = &r->sqes[head & r->sq_mask];
+  __atomic_store_n(r->q.sq_ktail, head, __ATOMIC_RELEASE);
+  for (; head != r->q.sq_tail; head++) {
+    sqe = &r->q.sqes[head & r->q.sq_mask];
     i = (unsigned int) sqe->user_data;
     req = r->slots[i].req;
     r->slots[i].req = NULL;
@@ -525,7 +539,7 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     r->inflight--;
     ring_to_pool(loop, r, req);
   }
-  r->sq_tail = *r->sq_ktail;
+  r->q.sq_tail = *r->q.sq_ktail;
 }
 
 /* ---------------------------------------------------------------------
@@ -577,14 +591,14 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
   int ran = 0;
 
   for (;;) {
-    head = *r->cq_khead;
-    tail = __atomic_load_n(r->cq_ktail, __ATOMIC_ACQUIRE);
+    head = *r->q.cq_khead;
+    tail = __atomic_load_n(r->q.cq_ktail, __ATOMIC_ACQUIRE);
     if (head == tail)
       break;
-    cqe = &r->cqes[head & r->cq_mask];
+    cqe = &r->q.cqes[head & r->q.cq_mask];
     i = (unsigned int) cqe->user_data;
     res = cqe->res;
-    __atomic_store_n(r->cq_khead, head + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(r->q.cq_khead, head + 1, __ATOMIC_RELEASE);
     s = &r->slots[i];
     req = s->req;
     if (req->fs_type == UV_FS_READ && !s->async &&
@@ -647,17 +661,17 @@ static int ring_cycle(uv_loop_t* loop, struct nl__ring* r) {
       ring_to_pool(loop, r, uv__container_of(q, uv_fs_t, work_req.node));
     }
     ring_fill(r);
-    if (r->sq_tail != __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE))
+    if (r->q.sq_tail != __atomic_load_n(r->q.sq_khead, __ATOMIC_ACQUIRE))
       ring_submit(loop, r);
     n += ring_reap(loop, r);
     ran += n;
     /* Done unless a callback queued more, or a read went back to the
      * kernel for a worker (not submitted yet). */
-    if (n == 0 && r->sq_tail == *r->sq_ktail)
+    if (n == 0 && r->q.sq_tail == *r->q.sq_ktail)
       break;
   }
   /* Entries written in the last round go now, not a poll later. */
-  if (r->sq_tail != *r->sq_ktail)
+  if (r->q.sq_tail != *r->q.sq_ktail)
     ring_submit(loop, r);
   /* Wake up for what the kernel still holds. */
   if (r->inflight > 0)

@@ -24,13 +24,13 @@ struct ring_slot {
   struct statx stx;                 /* fstat's result */
 };
 
-struct nl__ring {
-  unsigned int nwaiting;            /* on waiting or canceled */
-  int fd;
+/* A ring's two queues as the kernel maps them (uv__ring_map). */
+struct nl__ring_queues {
   unsigned int sq_mask;
   unsigned int cq_mask;
   unsigned int* sq_ktail;
   unsigned int* sq_khead;
+  unsigned int* sq_kflags;
   unsigned int* cq_khead;
   unsigned int* cq_ktail;
   struct io_uring_sqe* sqes;
@@ -39,6 +39,19 @@ struct nl__ring {
   size_t ring_len;
   size_t sqe_len;
   unsigned int sq_tail;             /* entries written, submitted or not */
+};
+
+/* Maps the queues of ring fd, made with p (IORING_FEAT_SINGLE_MMAP
+ * needed); entry i of the submission array names SQE i for good. 0, or
+ * -1 with nothing left mapped. */
+int uv__ring_map(int fd, const struct io_uring_params* p,
+                 struct nl__ring_queues* q);
+void uv__ring_unmap(struct nl__ring_queues* q);
+
+struct nl__ring {
+  unsigned int nwaiting;            /* on waiting or canceled */
+  int fd;
+  struct nl__ring_queues q;
   unsigned int inflight;            /* in the kernel (slots in use) */
   unsigned int nfree;
   struct uv__queue waiting;         /* requests not yet in the ring */

@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -59,19 +58,7 @@ struct mp_slot {
 
 struct nl__mpoll {
   int fd;
-  unsigned int sq_mask;
-  unsigned int cq_mask;
-  unsigned int* sq_khead;
-  unsigned int* sq_ktail;
-  unsigned int* sq_kflags;
-  unsigned int* cq_khead;
-  unsigned int* cq_ktail;
-  struct io_uring_sqe* sqes;
-  struct io_uring_cqe* cqes;
-  void* ring_map;
-  size_t ring_len;
-  size_t sqe_len;
-  unsigned int sq_tail;             /* entries written */
+  struct nl__ring_queues q;
   int taskrun_flag;                 /* the kernel says when work waits */
   unsigned int nslots;
   struct mp_slot* slots;            /* by descriptor number */
@@ -81,9 +68,6 @@ struct nl__mpoll {
 
 static int mp_setup(struct nl__mpoll* m) {
   struct io_uring_params p;
-  size_t sq_len, cq_len;
-  unsigned int i;
-  void* map;
   int fd;
 
   /* COOP_TASKRUN: the kernel's work for a wakeup (posting the
@@ -111,46 +95,15 @@ static int mp_setup(struct nl__mpoll* m) {
       !(p.features & IORING_FEAT_SINGLE_MMAP) ||
       !(p.features & IORING_FEAT_CQE_SKIP))
     return -1;
-  sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
-  cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-  m->ring_len = sq_len > cq_len ? sq_len : cq_len;
-  map = mmap(NULL, m->ring_len, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
-  if (map == MAP_FAILED)
-    return -1;
-  m->ring_map = map;
-  m->sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
-  map = mmap(NULL, m->sqe_len, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
-  if (map == MAP_FAILED)
-    return -1;
-  m->sqes = map;
-  map = m->ring_map;
-  m->sq_mask = *(unsigned int*) ((char*) map + p.sq_off.ring_mask);
-  m->sq_khead = (unsigned int*) ((char*) map + p.sq_off.head);
-  m->sq_ktail = (unsigned int*) ((char*) map + p.sq_off.tail);
-  m->sq_kflags = (unsigned int*) ((char*) map + p.sq_off.flags);
-  m->cq_mask = *(unsigned int*) ((char*) map + p.cq_off.ring_mask);
-  m->cq_khead = (unsigned int*) ((char*) map + p.cq_off.head);
-  m->cq_ktail = (unsigned int*) ((char*) map + p.cq_off.tail);
-  m->cqes = (struct io_uring_cqe*) ((char*) map + p.cq_off.cqes);
-  m->sq_tail = *m->sq_ktail;
-  for (i = 0; i < p.sq_entries; i++)
-    ((unsigned int*) ((char*) map + p.sq_off.array))[i] = i;
-  return 0;
+  return uv__ring_map(fd, &p, &m->q);
 }
 
 /* The kernel's half only: in a forked child this leaves the parent's
  * polls alone (the parent still holds the ring). */
 static void mp_close_kernel(struct nl__mpoll* m) {
-  if (m->ring_map != NULL)
-    munmap(m->ring_map, m->ring_len);
-  if (m->sqes != NULL)
-    munmap(m->sqes, m->sqe_len);
+  uv__ring_unmap(&m->q);
   if (m->fd >= 0)
     uv__close(m->fd);
-  m->ring_map = NULL;
-  m->sqes = NULL;
   m->fd = -1;
 }
 
@@ -196,9 +149,9 @@ static int mp_submit(struct nl__mpoll* m) {
   unsigned int n;
   int rc;
 
-  __atomic_store_n(m->sq_ktail, m->sq_tail, __ATOMIC_RELEASE);
+  __atomic_store_n(m->q.sq_ktail, m->q.sq_tail, __ATOMIC_RELEASE);
   for (;;) {
-    n = m->sq_tail - __atomic_load_n(m->sq_khead, __ATOMIC_ACQUIRE);
+    n = m->q.sq_tail - __atomic_load_n(m->q.sq_khead, __ATOMIC_ACQUIRE);
     if (n == 0)
       return 0;
     rc = uv__ring_enter(m->fd, n, 0, 0);
@@ -213,11 +166,11 @@ static struct io_uring_sqe* mp_sqe(struct nl__mpoll* m, int op,
                                    uint64_t data) {
   struct io_uring_sqe* sqe;
 
-  if (m->sq_tail - __atomic_load_n(m->sq_khead, __ATOMIC_ACQUIRE) >=
+  if (m->q.sq_tail - __atomic_load_n(m->q.sq_khead, __ATOMIC_ACQUIRE) >=
           MP_SQ_ENTRIES &&
       mp_submit(m) != 0)
     return NULL;
-  sqe = &m->sqes[m->sq_tail & m->sq_mask];
+  sqe = &m->q.sqes[m->q.sq_tail & m->q.sq_mask];
   memset(sqe, 0, sizeof(*sqe));
   sqe->opcode = (unsigned char) op;
   sqe->user_data = data;
@@ -225,7 +178,7 @@ static struct io_uring_sqe* mp_sqe(struct nl__mpoll* m, int op,
    * wait it is submitted with. */
   if (data & MP_CTL)
     sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
-  m->sq_tail++;
+  m->q.sq_tail++;
   return sqe;
 }
 
@@ -405,10 +358,10 @@ static int mp_reap(uv_loop_t* loop, struct nl__mpoll* m,
   int fd;
 
   m->reap_seq++;
-  head = *m->cq_khead;
-  tail = __atomic_load_n(m->cq_ktail, __ATOMIC_ACQUIRE);
+  head = *m->q.cq_khead;
+  tail = __atomic_load_n(m->q.cq_ktail, __ATOMIC_ACQUIRE);
   for (; head != tail && n < maxevents; head++) {
-    cqe = &m->cqes[head & m->cq_mask];
+    cqe = &m->q.cqes[head & m->q.cq_mask];
     data = cqe->user_data;
     if (data & MP_CTL)
       continue;
@@ -436,7 +389,7 @@ static int mp_reap(uv_loop_t* loop, struct nl__mpoll* m,
     events[n].data.u64 = data;
     n++;
   }
-  __atomic_store_n(m->cq_khead, head, __ATOMIC_RELEASE);
+  __atomic_store_n(m->q.cq_khead, head, __ATOMIC_RELEASE);
   return n;
 }
 
@@ -453,11 +406,11 @@ int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
 
   if (mp_apply(loop, m) != 0)
     goto abandon;
-  __atomic_store_n(m->sq_ktail, m->sq_tail, __ATOMIC_RELEASE);
-  n = m->sq_tail - __atomic_load_n(m->sq_khead, __ATOMIC_ACQUIRE);
-  if (*m->cq_khead != __atomic_load_n(m->cq_ktail, __ATOMIC_ACQUIRE))
+  __atomic_store_n(m->q.sq_ktail, m->q.sq_tail, __ATOMIC_RELEASE);
+  n = m->q.sq_tail - __atomic_load_n(m->q.sq_khead, __ATOMIC_ACQUIRE);
+  if (*m->q.cq_khead != __atomic_load_n(m->q.cq_ktail, __ATOMIC_ACQUIRE))
     timeout = 0;   /* something to report already */
-  flags = __atomic_load_n(m->sq_kflags, __ATOMIC_RELAXED);
+  flags = __atomic_load_n(m->q.sq_kflags, __ATOMIC_RELAXED);
   /* Nothing to submit, no wait, and no kernel work held for this thread
    * (the completions of wakeups it has not posted yet): the completion
    * queue in memory is the whole answer, without a system call. */
@@ -485,7 +438,7 @@ int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
   if (rc < 0 && errno != EINTR && errno != ETIME && errno != EAGAIN &&
       errno != EBUSY)
     goto abandon;
-  if (m->sq_tail != __atomic_load_n(m->sq_khead, __ATOMIC_ACQUIRE) &&
+  if (m->q.sq_tail != __atomic_load_n(m->q.sq_khead, __ATOMIC_ACQUIRE) &&
       mp_submit(m) != 0)
     goto abandon;
   rc = mp_reap(loop, m, events, maxevents);
@@ -560,7 +513,7 @@ void uv__mpoll_flush(uv_loop_t* loop) {
       goto abandon;
     uv__queue_remove(q);
   }
-  if (m->sq_tail != *m->sq_ktail && mp_submit(m) != 0)
+  if (m->q.sq_tail != *m->q.sq_ktail && mp_submit(m) != 0)
     goto abandon;
   return;
 
@@ -584,8 +537,8 @@ int uv__mpoll_ready(const uv_loop_t* loop) {
   if (m == NULL)
     return 0;
   return m->recheck_head != 0 ||
-         *m->cq_khead != __atomic_load_n(m->cq_ktail, __ATOMIC_ACQUIRE) ||
-         (__atomic_load_n(m->sq_kflags, __ATOMIC_RELAXED) &
+         *m->q.cq_khead != __atomic_load_n(m->q.cq_ktail, __ATOMIC_ACQUIRE) ||
+         (__atomic_load_n(m->q.sq_kflags, __ATOMIC_RELAXED) &
           (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
 }
 

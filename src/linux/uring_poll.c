@@ -69,7 +69,7 @@ static struct nl__ring* poll_ring(uv_loop_t* loop, int wait) {
   r = uv__ring_get(loop);
   if (r == NULL || r->fd < 0 || r->broken || r->poll_broken)
     return NULL;
-  if (r->inflight != 0 || r->sq_tail != *r->sq_ktail ||
+  if (r->inflight != 0 || r->q.sq_tail != *r->q.sq_ktail ||
       !r->ops[IORING_OP_EPOLL_CTL])
     return NULL;
   /* The SIGPROF mask of uv_loop_configure() is epoll_pwait's. */
@@ -82,12 +82,12 @@ static struct nl__ring* poll_ring(uv_loop_t* loop, int wait) {
 
 static struct io_uring_sqe* poll_sqe(struct nl__ring* r, int op,
                                      unsigned int tag) {
-  struct io_uring_sqe* sqe = &r->sqes[r->sq_tail & r->sq_mask];
+  struct io_uring_sqe* sqe = &r->q.sqes[r->q.sq_tail & r->q.sq_mask];
 
   memset(sqe, 0, sizeof(*sqe));
   sqe->opcode = (unsigned char) op;
   sqe->user_data = POLL_TAG | tag;
-  r->sq_tail++;
+  r->q.sq_tail++;
   return sqe;
 }
 
@@ -135,14 +135,14 @@ static unsigned int batch_reap(uv_loop_t* loop, struct nl__ring* r,
   int res;
 
   for (;;) {
-    head = *r->cq_khead;
-    tail = __atomic_load_n(r->cq_ktail, __ATOMIC_ACQUIRE);
+    head = *r->q.cq_khead;
+    tail = __atomic_load_n(r->q.cq_ktail, __ATOMIC_ACQUIRE);
     if (head == tail)
       return n;
-    cqe = &r->cqes[head & r->cq_mask];
+    cqe = &r->q.cqes[head & r->q.cq_mask];
     i = (unsigned int) (cqe->user_data & ~POLL_TAG);
     res = cqe->res;
-    __atomic_store_n(r->cq_khead, head + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(r->q.cq_khead, head + 1, __ATOMIC_RELEASE);
     n++;
     if (i < b->nctl) {
       w = b->w[i];
@@ -176,21 +176,21 @@ static int batch_run(uv_loop_t* loop, struct nl__ring* r,
   int rc;
   int err;
 
-  __atomic_store_n(r->sq_ktail, r->sq_tail, __ATOMIC_RELEASE);
+  __atomic_store_n(r->q.sq_ktail, r->q.sq_tail, __ATOMIC_RELEASE);
   rc = uv__ring_enter(r->fd, nsqe, nsqe, IORING_ENTER_GETEVENTS);
   err = rc < 0 ? errno : 0;
-  taken = __atomic_load_n(r->sq_khead, __ATOMIC_ACQUIRE) - head0;
+  taken = __atomic_load_n(r->q.sq_khead, __ATOMIC_ACQUIRE) - head0;
   if (taken < nsqe) {
     /* Entries the kernel did not look at: back to the loop's queue. A
      * refusal that will not pass (seccomp, a broken chain) leaves the
      * poller on epoll for good. */
-    for (i = head0 + taken; i != r->sq_tail; i++) {
-      sqe = &r->sqes[i & r->sq_mask];
+    for (i = head0 + taken; i != r->q.sq_tail; i++) {
+      sqe = &r->q.sqes[i & r->q.sq_mask];
       if ((sqe->user_data & ~POLL_TAG) < b->nctl)
         requeue(loop, b->w[sqe->user_data & ~POLL_TAG]);
     }
-    __atomic_store_n(r->sq_ktail, head0 + taken, __ATOMIC_RELEASE);
-    r->sq_tail = head0 + taken;
+    __atomic_store_n(r->q.sq_ktail, head0 + taken, __ATOMIC_RELEASE);
+    r->q.sq_tail = head0 + taken;
     if (taken > 0 || (err != EINTR && err != EAGAIN && err != EBUSY &&
                       err != ENOMEM))
       r->poll_broken = 1;
@@ -225,7 +225,7 @@ int uv__ring_poll(uv_loop_t* loop, struct epoll_event* events,
   if (r == NULL)
     return -2;
   for (;;) {
-    head0 = r->sq_tail;
+    head0 = r->q.sq_tail;
     batch_fill(loop, r, &b);
     last = uv__queue_empty(&loop->watcher_queue);
     nsqe = b.nctl;
@@ -233,7 +233,7 @@ int uv__ring_poll(uv_loop_t* loop, struct epoll_event* events,
       /* A refused change must not be followed by a wait that blocks:
        * linked, its failure cancels the rest of the chain. */
       for (i = 0; i < b.nctl; i++)
-        r->sqes[(head0 + i) & r->sq_mask].flags |= IOSQE_IO_LINK;
+        r->q.sqes[(head0 + i) & r->q.sq_mask].flags |= IOSQE_IO_LINK;
       sqe = poll_sqe(r, NL_OP_EPOLL_WAIT, b.nctl);
       sqe->fd = loop->backend_fd;
       sqe->addr = (uintptr_t) events;
