@@ -265,7 +265,8 @@ int uv_run(uv_loop_t* loop, uv_run_mode mode) {
   }
 
   uv__async_run_end(loop);
-  uv__mpoll_flush(loop);   /* NODELOOP_POLLER=poll: removals, rechecks */
+  if (loop->mpoll != NULL)
+    uv__mpoll_flush(loop);   /* NODELOOP_POLLER=poll: stopped watchers */
   /* A stop request ends this call only; the next uv_run() runs normally. */
   loop->stop_flag = 0;
   if (outer != NULL)

@@ -209,6 +209,7 @@ void uv__io_stop(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 void uv__io_close(uv_loop_t* loop, uv__io_t* w);
 void uv__io_feed(uv_loop_t* loop, uv__io_t* w);
 void uv__io_rearm(uv_loop_t* loop, uv__io_t* w);
+void uv__io_forget_all(uv_loop_t* loop);
 
 /* ---------------------------------------------------------------------
  * The poller contract. One implementation per kernel interface (epoll

@@ -120,6 +120,23 @@ void uv__io_rearm(uv_loop_t* loop, uv__io_t* w) {
   note_change(loop, w);
 }
 
+/* The kernel forgot every registration (a new poller instance after a
+ * fork, or a poller given up): each running watcher is queued so that the
+ * next poll registers it afresh. */
+void uv__io_forget_all(uv_loop_t* loop) {
+  unsigned int i;
+  uv__io_t* w;
+
+  for (i = 0; i < loop->nwatchers; i++) {
+    w = loop->watchers[i];
+    if (w == NULL)
+      continue;
+    w->armed = 0;
+    if (w->wanted != 0 && !uv__queue_linked(&w->change_node))
+      uv__queue_insert_tail(&loop->watcher_queue, &w->change_node);
+  }
+}
+
 /* ---------------------------------------------------------------------
  * Descriptor helpers.
  */

@@ -1,11 +1,17 @@
-/* The process's io_uring descriptors, for the tests of the rings
- * (test-uring.c, test-ring-poller.c). */
+/* The process's io_uring descriptors, and a way to refuse io_uring, for
+ * the tests of the rings (test-uring.c, test-ring-poller.c,
+ * test-multishot-poller.c). */
 #ifndef NL_RING_HELPERS_H_
 #define NL_RING_HELPERS_H_
 
 #include "test.h"
 
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Whether this process should be able to use io_uring: not switched off
@@ -79,6 +85,21 @@ static inline long ring_entries_taken(void) {
 
   ring_fds_each(ring_add_sq_head, &total);
   return total;
+}
+
+/* From now on this process's io_uring_enter fails with EPERM (a seccomp
+ * filter; io_uring_setup stays allowed, so rings made before remain). */
+static inline void refuse_io_uring_enter(void) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & 0xffff)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
+
+  CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  CHECK_OK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
 }
 
 #endif /* NL_RING_HELPERS_H_ */

@@ -167,3 +167,38 @@ TEST(closed_behind_the_loops_back_stays_open_until_stopped) {
   nl_test_close_loop(&loop);
   close(sv[1]);
 }
+
+/* The ring refuses io_uring_enter after the loop made it (a seccomp
+ * filter): the loop moves to epoll, every watcher registered afresh, and
+ * the readiness it was waiting for still arrives. */
+TEST(refused_ring_moves_the_loop_to_epoll) {
+  uv_loop_t loop;
+  uv_poll_t p;
+  char buf[8];
+  int active;
+  int sv[2];
+
+  CHECK_OK(uv_loop_init(&loop));
+  active = mpoll_active();
+  make_pair(sv);
+  calls = 0;
+  CHECK_OK(uv_poll_init(&loop, &p, sv[0]));
+  CHECK_OK(uv_poll_start(&p, UV_READABLE, count_cb));
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 0);
+  refuse_io_uring_enter();
+  CHECK_EQ(write(sv[1], "ab", 2), 2);
+  CHECK_EQ(uv_run(&loop, UV_RUN_ONCE), 1);
+  CHECK_EQ(calls, 1);
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 2);   /* level-triggered, on epoll now */
+  CHECK_EQ(read(sv[0], buf, sizeof(buf)), 2);
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 2);
+  if (active)
+    CHECK_EQ(ring_fds(), 0);   /* the poller's ring is closed */
+  uv_close((uv_handle_t*) &p, NULL);
+  nl_test_close_loop(&loop);
+  close(sv[0]);
+  close(sv[1]);
+}

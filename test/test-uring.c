@@ -683,19 +683,6 @@ TEST(fifo_opens_wait_for_the_other_end) {
 /* A process whose seccomp filter refuses io_uring_enter (with the ring
  * already made): what the ring held goes to the pool, and so does every
  * later request; nothing hangs. */
-static void refuse_io_uring_enter(void) {
-  struct sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & 0xffff)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof(filter) / sizeof(filter[0]), filter};
-
-  CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-  CHECK_OK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
-}
-
 TEST(refused_submission_goes_to_the_pool) {
   char buf[16];
   uv_buf_t b = uv_buf_init(buf, sizeof(buf));

@@ -31,14 +31,16 @@ _Static_assert(UV__IO_REARM == EPOLLONESHOT, "rearm mark");
 
 int uv__poller_init(uv_loop_t* loop) {
   int fd = epoll_create1(EPOLL_CLOEXEC);
+  int poller;
   if (fd == -1)
     return uv__neg_errno();
   loop->backend_fd = fd;
   uv__mpoll_init(loop);   /* NODELOOP_POLLER=poll, if the kernel can */
   /* The ring's poller takes its descriptor now, not at some later poll,
    * where it would take a number the program just closed. */
-  if ((uv__ring_poller() == UV__POLLER_RING ||
-       uv__ring_poller() == UV__POLLER_RING_CTL) && uv__ring_mode() >= 0)
+  poller = uv__ring_poller();
+  if ((poller == UV__POLLER_RING || poller == UV__POLLER_RING_CTL) &&
+      uv__ring_mode() >= 0)
     (void) uv__ring_get(loop);
   return 0;
 }
@@ -54,7 +56,6 @@ void uv__poller_close(uv_loop_t* loop) {
 /* A forked child shares the parent's epoll instance; it needs its own,
  * with every watcher registered again. */
 int uv__poller_fork(uv_loop_t* loop) {
-  unsigned int i;
   int err;
 
   uv__mpoll_fork(loop);
@@ -62,14 +63,7 @@ int uv__poller_fork(uv_loop_t* loop) {
   err = uv__poller_init(loop);
   if (err != 0)
     return err;
-  for (i = 0; i < loop->nwatchers; i++) {
-    uv__io_t* w = loop->watchers[i];
-    if (w == NULL)
-      continue;
-    w->armed = 0;
-    if (w->wanted != 0 && !uv__queue_linked(&w->change_node))
-      uv__queue_insert_tail(&loop->watcher_queue, &w->change_node);
-  }
+  uv__io_forget_all(loop);
   return 0;
 }
 
@@ -185,12 +179,12 @@ static int wait_events(uv_loop_t* loop, struct epoll_event* events,
 
   if (loop->flags & UV__LOOP_METRICS_IDLE)
     start = uv__hrtime_ns();
-  if (loop->mpoll != NULL) {
-    n = uv__mpoll_wait(loop, events, UV__MAX_EVENTS, timeout);
-    if (n == -2 && apply_changes(loop) != 0)
-      timeout = 0;   /* the ring was given up: epoll from here on */
-  } else if (ring != NULL) {
-    n = uv__ring_poll(loop, events, UV__MAX_EVENTS, timeout, ring);
+  if (loop->mpoll != NULL || ring != NULL) {
+    n = loop->mpoll != NULL
+            ? uv__mpoll_wait(loop, events, UV__MAX_EVENTS, timeout)
+            : uv__ring_poll(loop, events, UV__MAX_EVENTS, timeout, ring);
+    /* -2: the ring could not (the poller on multishot polls is given up
+     * for good); epoll applies the changes and waits. */
     if (n == -2 && apply_changes(loop) != 0)
       timeout = 0;
   }
@@ -279,7 +273,8 @@ static inline __attribute__((always_inline)) void poll_loop(
    * makes none at all). */
   if (timeout == 0 && loop->nfds == 1 &&
       uv__queue_empty(&loop->watcher_queue) &&
-      loop->async_io_watcher.armed != 0 && !uv__mpoll_ready(loop)) {
+      loop->async_io_watcher.armed != 0 &&
+      (loop->mpoll == NULL || !uv__mpoll_ready(loop))) {
     uv__update_time(loop);
     uv__async_wait_end(loop);
     if (o != NULL)
@@ -291,12 +286,13 @@ static inline __attribute__((always_inline)) void poll_loop(
     /* Interest changes: with the ring's poller (NODELOOP_POLLER), in
      * the wait's own system call, or in one before it. */
     refused = 0;
-    poller = UV__POLLER_EPOLL;
-    if (loop->mpoll != NULL)
-      poller = UV__POLLER_POLL;   /* wait_events applies the changes */
-    else if (!uv__queue_empty(&loop->watcher_queue) &&
-             uv__ring_poller() != UV__POLLER_POLL)
-      poller = uv__ring_poller();   /* poll without its ring: epoll */
+    poller = loop->mpoll != NULL ? UV__POLLER_POLL : UV__POLLER_EPOLL;
+    if (poller == UV__POLLER_EPOLL &&
+        !uv__queue_empty(&loop->watcher_queue)) {
+      poller = uv__ring_poller();
+      if (poller == UV__POLLER_POLL)
+        poller = UV__POLLER_EPOLL;   /* its ring was refused: epoll */
+    }
     if (poller == UV__POLLER_RING_CTL)
       (void) uv__ring_poll(loop, NULL, 0, 0, &refused);
     if (poller == UV__POLLER_EPOLL || poller == UV__POLLER_RING_CTL)

@@ -219,6 +219,21 @@ static int mp_remove(struct nl__mpoll* m, struct mp_slot* s, int fd) {
   return 0;
 }
 
+/* Gives the poll of slot s new events; the kernel also looks at the
+ * file again and posts at once if it is ready. */
+static int mp_update(struct nl__mpoll* m, struct mp_slot* s, int fd,
+                     unsigned int events) {
+  struct io_uring_sqe* sqe;
+
+  sqe = mp_sqe(m, IORING_OP_POLL_REMOVE, MP_CTL);
+  if (sqe == NULL)
+    return -1;
+  sqe->addr = mp_data(s, fd);
+  sqe->len = IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI;
+  sqe->poll32_events = events;
+  return 0;
+}
+
 /* Hands watcher w's interest to the kernel: ADD, UPDATE or REMOVE. */
 static int mp_change(struct nl__mpoll* m, uv__io_t* w) {
   struct io_uring_sqe* sqe;
@@ -244,23 +259,15 @@ static int mp_change(struct nl__mpoll* m, uv__io_t* w) {
   if (want == 0)
     return 0;
   if (s->w == NULL) {
-    sqe = mp_sqe(m, IORING_OP_POLL_ADD, 0);
+    sqe = mp_sqe(m, IORING_OP_POLL_ADD, mp_data(s, fd));
     if (sqe == NULL)
       return -1;
-    sqe->user_data = mp_data(s, fd);
     sqe->fd = fd;
     sqe->len = IORING_POLL_ADD_MULTI;
-  } else if (s->events != want) {
-    sqe = mp_sqe(m, IORING_OP_POLL_REMOVE, MP_CTL);
-    if (sqe == NULL)
-      return -1;
-    sqe->addr = mp_data(s, fd);
-    sqe->len = IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI;
-  } else {
-    sqe = NULL;
-  }
-  if (sqe != NULL)
     sqe->poll32_events = want;   /* the bits are epoll's and poll's */
+  } else if (s->events != want && mp_update(m, s, fd, want) != 0) {
+    return -1;
+  }
   s->w = w;
   s->events = want;
   w->armed = want;
@@ -270,29 +277,14 @@ static int mp_change(struct nl__mpoll* m, uv__io_t* w) {
 /* Gives up the ring for this loop: every watcher goes back to epoll,
  * registered afresh, and closing the ring ends its polls. */
 static void mp_abandon(uv_loop_t* loop) {
-  unsigned int i;
-  uv__io_t* w;
-
-  for (i = 0; i < loop->nwatchers; i++) {
-    w = loop->watchers[i];
-    if (w == NULL)
-      continue;
-    w->armed = 0;
-    if (w->wanted != 0 && !uv__queue_linked(&w->change_node))
-      uv__queue_insert_tail(&loop->watcher_queue, &w->change_node);
-  }
-  /* Stopped watchers keep their poll's mark; no kernel state is left. */
-  for (i = 0; i < loop->mpoll->nslots; i++)
-    if (loop->mpoll->slots[i].w != NULL)
-      loop->mpoll->slots[i].w->armed = 0;
   epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, loop->mpoll->fd, NULL);
-  uv__mpoll_close(loop);
+  uv__mpoll_fork(loop);   /* drops the ring and every watcher's mark */
+  uv__io_forget_all(loop);
 }
 
 /* The changes, then the rechecks: written just before the wait, so
  * that the kernel looks at the files after the callbacks have read. */
 static int mp_apply(uv_loop_t* loop, struct nl__mpoll* m) {
-  struct io_uring_sqe* sqe;
   struct uv__queue* q;
   struct mp_slot* s;
   uv__io_t* w;
@@ -308,14 +300,8 @@ static int mp_apply(uv_loop_t* loop, struct nl__mpoll* m) {
   while (m->recheck_head != 0) {
     fd = m->recheck_head - 1;
     s = &m->slots[fd];
-    if (s->w != NULL && s->events != 0) {
-      sqe = mp_sqe(m, IORING_OP_POLL_REMOVE, MP_CTL);
-      if (sqe == NULL)
-        return -1;
-      sqe->addr = mp_data(s, fd);
-      sqe->len = IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI;
-      sqe->poll32_events = s->events;
-    }
+    if (s->w != NULL && mp_update(m, s, fd, s->events) != 0)
+      return -1;
     m->recheck_head = s->recheck_next;
     s->recheck_next = 0;
     s->rechecking = 0;
@@ -425,8 +411,8 @@ int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
     arg.ts = (uintptr_t) &ts;
   }
   if (loop->flags & UV__LOOP_BLOCK_SIGPROF) {
-    /* The mask replaces the thread's for the wait, as epoll_pwait's. */
-    pthread_sigmask(SIG_SETMASK, NULL, &set);
+    /* The mask for the wait, as epoll.c gives epoll_pwait. */
+    sigemptyset(&set);
     sigaddset(&set, SIGPROF);
     arg.sigmask = (uintptr_t) &set;
     arg.sigmask_sz = _NSIG / 8;
@@ -542,8 +528,9 @@ int uv__mpoll_ready(const uv_loop_t* loop) {
           (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
 }
 
-/* A forked child: the ring is the parent's; a new one, all slots empty
- * (uv__poller_fork registers every watcher again). */
+/* Drops the ring without touching its polls (in a forked child they are
+ * the parent's), and the marks of the watchers that had one, stopped ones
+ * included: the caller registers every running watcher again. */
 void uv__mpoll_fork(uv_loop_t* loop) {
   struct nl__mpoll* m = loop->mpoll;
   unsigned int i;
