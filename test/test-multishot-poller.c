@@ -34,6 +34,18 @@ static void count_cb(uv_poll_t* h, int status, int events) {
   calls++;
 }
 
+/* A socketpair whose sv[0] a poll handle watches for reading, handed to
+ * the kernel by one non-blocking run. */
+static void watched_pair(uv_loop_t* loop, uv_poll_t* p, int sv[2],
+                         uv_poll_cb cb) {
+  make_pair(sv);
+  calls = 0;
+  CHECK_OK(uv_poll_init(loop, p, sv[0]));
+  CHECK_OK(uv_poll_start(p, UV_READABLE, cb));
+  CHECK_EQ(uv_run(loop, UV_RUN_NOWAIT), 1);
+  CHECK_EQ(calls, 0);
+}
+
 /* Whether the peer of fd is gone: a send fails with EPIPE. */
 static int peer_closed(int fd) {
   return send(fd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 &&
@@ -52,12 +64,7 @@ TEST(readable_until_read_like_epoll) {
   int i;
 
   CHECK_OK(uv_loop_init(&loop));
-  make_pair(sv);
-  calls = 0;
-  CHECK_OK(uv_poll_init(&loop, &p, sv[0]));
-  CHECK_OK(uv_poll_start(&p, UV_READABLE, count_cb));
-  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
-  CHECK_EQ(calls, 0);
+  watched_pair(&loop, &p, sv, count_cb);
   CHECK_EQ(write(sv[1], "ab", 2), 2);
   for (i = 1; i <= 3; i++) {
     CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
@@ -153,11 +160,7 @@ TEST(closed_behind_the_loops_back_stays_open_until_stopped) {
 
   CHECK_OK(uv_loop_init(&loop));
   active = mpoll_active();
-  make_pair(sv);
-  calls = 0;
-  CHECK_OK(uv_poll_init(&loop, &p, sv[0]));
-  CHECK_OK(uv_poll_start(&p, UV_READABLE, count_cb));
-  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  watched_pair(&loop, &p, sv, count_cb);
   CHECK_OK(close(sv[0]));
   CHECK_EQ(peer_closed(sv[1]), !active);
   CHECK_OK(uv_poll_stop(&p));
@@ -180,12 +183,7 @@ TEST(refused_ring_moves_the_loop_to_epoll) {
 
   CHECK_OK(uv_loop_init(&loop));
   active = mpoll_active();
-  make_pair(sv);
-  calls = 0;
-  CHECK_OK(uv_poll_init(&loop, &p, sv[0]));
-  CHECK_OK(uv_poll_start(&p, UV_READABLE, count_cb));
-  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 1);
-  CHECK_EQ(calls, 0);
+  watched_pair(&loop, &p, sv, count_cb);
   refuse_io_uring_enter();
   CHECK_EQ(write(sv[1], "ab", 2), 2);
   CHECK_EQ(uv_run(&loop, UV_RUN_ONCE), 1);
