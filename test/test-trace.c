@@ -146,7 +146,11 @@ HELPER(fork_child) {
   CHECK_EQ(waitpid(pid, &status, 0), pid);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   CHECK_OK(uv_run(loop, UV_RUN_DEFAULT));
-  CHECK_EQ(timer_calls, 5);
+  /* The timer stops at its fifth call once every item is done: later on
+   * a loaded machine (as in HELPER(basic)). */
+  CHECK(timer_calls >= 5);
+  CHECK_EQ(works_done, works_queued);
+  CHECK_EQ(fs_done, 1);
   nl_test_close_loop(loop);
   return 0;
 }
