@@ -97,6 +97,27 @@ const char* nl_test_tmpdir(void) {
   return tmpdir;
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define NL_RUNNER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NL_RUNNER_TSAN 1
+#endif
+#endif
+
+/* ThreadSanitizer allocates a thread's signal state at the thread's first
+ * blocking call, and a signal that lands during that allocation is lost
+ * (seen: a SIGCHLD during the first epoll_wait after the ring poller's
+ * waits, which TSan does not see, made the loop wait forever). One
+ * blocking call at start makes the main thread's state early, for the
+ * cases and the helpers. */
+static void tsan_signal_state(void) {
+#ifdef NL_RUNNER_TSAN
+  struct timespec zero = {0, 0};
+  nanosleep(&zero, NULL);
+#endif
+}
+
 static int run_one(struct nl_test* t) {
   current = t->name;
   t->fn();
@@ -110,6 +131,7 @@ int main(int argc, char** argv) {
   /* Unbuffered output keeps the order of the runner's and the library's
    * messages when a case fails. */
   setvbuf(stdout, NULL, _IONBF, 0);
+  tsan_signal_state();
 
   if (argc > 2 && strcmp(argv[1], "--helper") == 0) {
     current = argv[2];
