@@ -18,6 +18,15 @@
 
 #define UV__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Built with ThreadSanitizer (gcc defines the first, clang the second). */
+#if defined(__SANITIZE_THREAD__)
+#define NL_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NL_UNDER_TSAN 1
+#endif
+#endif
+
 /* ---------------------------------------------------------------------
  * Handle flags (uv_handle_t.flags). The low bits are common to every
  * handle; the high bits belong to the handle type.

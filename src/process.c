@@ -591,16 +591,9 @@ void uv__process_loop_close(uv_loop_t* loop) {
 /* ThreadSanitizer's clone() interceptor treats every clone as a fork and
  * breaks its own state when the child shares the parent's memory: TSan
  * builds take the fork() path (tests then cover that path under TSan). */
-#if defined(__SANITIZE_THREAD__)
-#define NL_CLONE_INTERCEPTED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NL_CLONE_INTERCEPTED 1
-#endif
-#endif
 
 static pid_t clone_vfork(struct spawn_plan* p, char* stack) {
-#ifdef NL_CLONE_INTERCEPTED
+#ifdef NL_UNDER_TSAN
   (void) p;
   (void) stack;
   errno = ENOSYS;

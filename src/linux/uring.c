@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <linux/io_uring.h>
 #include <stdatomic.h>
@@ -73,6 +75,73 @@ int uv__ring_enter(int fd, unsigned int to_submit, unsigned int min,
                      unsigned int flags) {
   return (int) syscall(__NR_io_uring_enter, fd, to_submit, min, flags,
                        NULL, 0);
+}
+
+/* Submits to_submit entries and waits until min completions are in the
+ * queue, the timeout (ms, -1 for none) passes (-1, ETIME) or a signal
+ * comes (-1, EINTR); mask, if given, is the signal mask meanwhile.
+ * ThreadSanitizer runs a handler at once only while the thread is in a
+ * call it knows may block; otherwise at the thread's next intercepted
+ * call, which a wait in a raw system call can put off for good (a
+ * SIGCHLD held back so, seen in the tests). So under TSan the wait is a
+ * ppoll() of the ring's descriptor, which is readable while completions
+ * wait in the queue. */
+int uv__ring_wait(const struct nl__ring_queues* q, int fd,
+                  unsigned int to_submit, unsigned int min, int timeout,
+                  const sigset_t* mask) {
+  struct __kernel_timespec kts;
+  struct timespec ts;
+#ifndef NL_UNDER_TSAN
+  struct io_uring_getevents_arg arg;
+
+  (void) q;
+  (void) ts;
+  if (timeout < 0 && mask == NULL)
+    return uv__ring_enter(fd, to_submit, min, IORING_ENTER_GETEVENTS);
+  memset(&arg, 0, sizeof(arg));
+  if (timeout >= 0) {
+    kts.tv_sec = timeout / 1000;
+    kts.tv_nsec = (long long) (timeout % 1000) * 1000000;
+    arg.ts = (uintptr_t) &kts;
+  }
+  if (mask != NULL) {
+    arg.sigmask = (uintptr_t) mask;
+    arg.sigmask_sz = _NSIG / 8;
+  }
+  return (int) syscall(__NR_io_uring_enter, fd, to_submit, min,
+                       IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg,
+                       sizeof(arg));
+#else
+  struct pollfd pfd;
+  int rc;
+  int r;
+
+  (void) kts;
+  rc = uv__ring_enter(fd, to_submit, 0, IORING_ENTER_GETEVENTS);
+  if (rc < 0)
+    return rc;
+  ts.tv_sec = timeout / 1000;
+  ts.tv_nsec = (long) (timeout % 1000) * 1000000;
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  while (__atomic_load_n(q->cq_ktail, __ATOMIC_ACQUIRE) - *q->cq_khead <
+         min) {
+    /* A longer wait than asked when completions trickle in: fine here. */
+    r = ppoll(&pfd, 1, timeout >= 0 ? &ts : NULL, mask);
+    if (r < 0)
+      return -1;
+    if (r == 0) {
+      errno = ETIME;
+      return -1;
+    }
+    /* Work the kernel holds for this thread runs on the way out of
+     * ppoll; an overflow needs an enter to come back. */
+    if (uv__ring_enter(fd, 0, 0, IORING_ENTER_GETEVENTS) < 0 &&
+        errno != EINTR && errno != EAGAIN && errno != EBUSY)
+      return -1;
+  }
+  return rc;
+#endif
 }
 
 static int sys_register(int fd, unsigned int op, void* arg,

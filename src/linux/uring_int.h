@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <linux/io_uring.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 
@@ -76,5 +77,8 @@ struct nl__ring* uv__ring_get(uv_loop_t* loop);
 
 int uv__ring_enter(int fd, unsigned int to_submit, unsigned int min,
                    unsigned int flags);
+int uv__ring_wait(const struct nl__ring_queues* q, int fd,
+                  unsigned int to_submit, unsigned int min, int timeout,
+                  const sigset_t* mask);
 
 #endif /* NL_URING_INT_H_ */

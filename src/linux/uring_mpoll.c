@@ -381,8 +381,6 @@ static int mp_reap(uv_loop_t* loop, struct nl__mpoll* m,
 
 int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
                    int maxevents, int timeout) {
-  struct io_uring_getevents_arg arg;
-  struct __kernel_timespec ts;
   struct nl__mpoll* m = loop->mpoll;
   unsigned int flags;
   unsigned int n;
@@ -404,22 +402,13 @@ int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
       !(flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
     return mp_reap(loop, m, events, maxevents);
 
-  memset(&arg, 0, sizeof(arg));
-  if (timeout >= 0) {
-    ts.tv_sec = timeout / 1000;
-    ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
-    arg.ts = (uintptr_t) &ts;
-  }
   if (loop->flags & UV__LOOP_BLOCK_SIGPROF) {
     /* The mask for the wait, as epoll.c gives epoll_pwait. */
     sigemptyset(&set);
     sigaddset(&set, SIGPROF);
-    arg.sigmask = (uintptr_t) &set;
-    arg.sigmask_sz = _NSIG / 8;
   }
-  rc = (int) syscall(__NR_io_uring_enter, m->fd, n, timeout != 0 ? 1 : 0,
-                     IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg,
-                     sizeof(arg));
+  rc = uv__ring_wait(&m->q, m->fd, n, timeout != 0 ? 1 : 0, timeout,
+                     (loop->flags & UV__LOOP_BLOCK_SIGPROF) ? &set : NULL);
   intr = rc < 0 && errno == EINTR;
   if (rc < 0 && errno != EINTR && errno != ETIME && errno != EAGAIN &&
       errno != EBUSY)

@@ -177,7 +177,7 @@ static int batch_run(uv_loop_t* loop, struct nl__ring* r,
   int err;
 
   __atomic_store_n(r->q.sq_ktail, r->q.sq_tail, __ATOMIC_RELEASE);
-  rc = uv__ring_enter(r->fd, nsqe, nsqe, IORING_ENTER_GETEVENTS);
+  rc = uv__ring_wait(&r->q, r->fd, nsqe, nsqe, -1, NULL);
   err = rc < 0 ? errno : 0;
   taken = __atomic_load_n(r->q.sq_khead, __ATOMIC_ACQUIRE) - head0;
   if (taken < nsqe) {
@@ -204,7 +204,7 @@ static int batch_run(uv_loop_t* loop, struct nl__ring* r,
       return 0;
     /* A signal ended the wait, not the chain: wait for the rest (the
      * chain's timeout still bounds it). */
-    rc = uv__ring_enter(r->fd, 0, taken - got, IORING_ENTER_GETEVENTS);
+    rc = uv__ring_wait(&r->q, r->fd, 0, taken - got, -1, NULL);
     if (rc < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY)
       abort();   /* the ring holds the events array: no way out */
   }
