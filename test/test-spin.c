@@ -143,3 +143,44 @@ TEST(spin_that_does_not_pay_is_dropped) {
   cpu = run_jobs("1000", 300, 3, NULL, NULL);
   CHECK(cpu < 150 * 1000000u);
 }
+
+/* A sampling round counts the loop's time inside uv_run() only. Here the
+ * program leaves the loop for 300 ms in the middle of a round (as libuv's
+ * fs_stat benchmark does between its stages, with a million synchronous
+ * stats): counted, that time made the kind being sampled look 300 ms
+ * slow, and the hold after the round 32 times as long. */
+TEST(time_between_runs_is_not_sampled) {
+  uv_loop_t loop;
+  uv_work_t req;
+  uint64_t away;
+  int runs;
+
+  need_two_cpus();
+  CHECK_OK(setenv("NODELOOP_SPIN_US", "1000", 1));
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  jobs_left = 1000;
+  req.data = (void*) (uintptr_t) 1;
+  CHECK_OK(uv_queue_work(&loop, &req, sleep_work, again_after));
+  /* One wait per run: the round starts at the first, and its first block
+   * is measured from the eighth on. */
+  for (runs = 0; runs < 12; runs++)
+    CHECK(uv_run(&loop, UV_RUN_ONCE) != 0);
+  CHECK(loop.spin.block != 0);
+  CHECK(loop.spin.waits >= 8);
+  CHECK(loop.spin.left_at != 0);
+
+  away = uv_hrtime();
+  uv_sleep(300);
+  away = uv_hrtime() - away;
+  CHECK(uv_run(&loop, UV_RUN_ONCE) != 0);
+  /* Still the same block (48 waits), now as if the 300 ms never were. */
+  CHECK(loop.spin.block != 0);
+  CHECK(uv_hrtime() - loop.spin.round_start < away - 200 * 1000000u);
+  CHECK(uv_hrtime() - loop.spin.block_start < away - 200 * 1000000u);
+
+  /* And after it the loop goes on as before. */
+  jobs_left = 1;
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_OK(uv_loop_close(&loop));
+}

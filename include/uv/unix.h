@@ -80,11 +80,12 @@ struct uv__spin {
   uint32_t budget_us;     /* NODELOOP_SPIN_US; 0: never spin */
   uint32_t waits;         /* waits in the current sampling block */
   uint32_t hold_factor;   /* hold = this many times the sampling time */
-  int timed;              /* the current wait counts for the sampling */
-  int block;              /* 0 holding, 1 or 2: sampling block */
-  int spin;               /* spin before the next wait */
-  int chosen;             /* the last decision */
-  int first;              /* the kind the next round samples first */
+  uint64_t left_at;       /* uv_run() returned amid a sampling round, or 0 */
+  unsigned char timed;    /* the current wait counts for the sampling */
+  unsigned char block;    /* 0 holding, 1 or 2: sampling block */
+  unsigned char spin;     /* spin before the next wait */
+  unsigned char chosen;   /* the last decision */
+  unsigned char first;    /* the kind the next round samples first */
 };
 
 typedef struct uv_buf_t {
