@@ -23,7 +23,7 @@ for src in bench/*.c; do
   name=$(basename "$src" .c)
   case $name in
     floor_*)
-      cc -O2 "$src" -o "$out/floor/$name"
+      cc -O2 "$src" -o "$out/floor/$name" -lpthread
       continue ;;
   esac
   cc -O2 -I include "$src" -o "$out/nodeloop/$name" -L build -lnodeloop \
