@@ -248,11 +248,13 @@ void uv__async_sleep_end(uv_loop_t* loop) {
 /* A sampling round measures the loop's time inside uv_run() only: time
  * the program spends between two runs (libuv's fs_stat benchmark makes a
  * million synchronous stats there) would count against whichever kind of
- * wait was being sampled, and stretch the hold that follows. */
+ * wait was being sampled, and stretch the hold that follows. A uv_run()
+ * called from a callback is inside the outer one: only the outermost
+ * counts. */
 static void spin_run_begin(struct uv__spin* s) {
   uint64_t away;
 
-  if (s->left_at == 0)
+  if (s->runs++ != 0 || s->left_at == 0)
     return;
   away = uv__hrtime_ns() - s->left_at;
   s->round_start += away;
@@ -261,7 +263,7 @@ static void spin_run_begin(struct uv__spin* s) {
 }
 
 static void spin_run_end(struct uv__spin* s) {
-  if (s->block != 0)
+  if (--s->runs == 0 && s->block != 0)
     s->left_at = uv__hrtime_ns();
 }
 

@@ -184,3 +184,50 @@ TEST(time_between_runs_is_not_sampled) {
   CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
   CHECK_OK(uv_loop_close(&loop));
 }
+
+/* A uv_run() called from a callback is part of the outer run: its return
+ * is no time away, even when the callback then takes a while. */
+static uv_loop_t* nest_loop;
+static int nest_calls;
+
+static void nest_cb(uv_work_t* req, int status) {
+  uint64_t round_start;
+
+  CHECK_OK(status);
+  if (++nest_calls == 13) {
+    CHECK(nest_loop->spin.block != 0);
+    round_start = nest_loop->spin.round_start;
+    CHECK(uv_run(nest_loop, UV_RUN_NOWAIT) == 0);
+    uv_sleep(200);
+    CHECK(uv_run(nest_loop, UV_RUN_NOWAIT) == 0);
+    CHECK_EQ(nest_loop->spin.left_at, 0);
+    CHECK(nest_loop->spin.round_start == round_start);
+  }
+  if (nest_calls < 14)
+    CHECK_OK(uv_queue_work(req->loop, req, sleep_work, nest_cb));
+}
+
+TEST(nested_runs_are_inside_the_outer_run) {
+  uv_loop_t loop;
+  uv_work_t req;
+  int runs;
+
+  need_two_cpus();
+  CHECK_OK(setenv("NODELOOP_SPIN_US", "1000", 1));
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  nest_loop = &loop;
+  req.data = (void*) (uintptr_t) 1;
+  CHECK_OK(uv_queue_work(&loop, &req, sleep_work, nest_cb));
+  /* One wait per run: twelve runs take the round into its first block. */
+  for (runs = 0; runs < 12; runs++)
+    CHECK(uv_run(&loop, UV_RUN_ONCE) != 0);
+  CHECK_EQ(nest_calls, 12);
+  CHECK(loop.spin.block != 0);
+  /* The thirteenth completion makes the nested runs. */
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(nest_calls, 14);
+  CHECK(loop.spin.round_start <= uv_hrtime());
+  CHECK(loop.spin.block_start <= uv_hrtime());
+  CHECK_OK(uv_loop_close(&loop));
+}

@@ -86,6 +86,7 @@ struct uv__spin {
   unsigned char spin;     /* spin before the next wait */
   unsigned char chosen;   /* the last decision */
   unsigned char first;    /* the kind the next round samples first */
+  uint16_t runs;          /* uv_run() calls in progress (nested ones too) */
 };
 
 typedef struct uv_buf_t {

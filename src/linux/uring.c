@@ -77,32 +77,20 @@ int uv__ring_enter(int fd, unsigned int to_submit, unsigned int min,
                        NULL, 0);
 }
 
-/* Submits to_submit entries and waits until min completions are in the
- * queue, the timeout (ms, -1 for none) passes (-1, ETIME) or a signal
- * comes (-1, EINTR); mask, if given, is the signal mask meanwhile.
- * ThreadSanitizer runs a handler at once only while the thread is in a
- * call it knows may block; otherwise at the thread's next intercepted
- * call, which a wait in a raw system call can put off for good (a
- * SIGCHLD held back so, seen in the tests). So under TSan the wait is a
- * ppoll() of the ring's descriptor, which is readable while completions
- * wait in the queue. */
-int uv__ring_wait(const struct nl__ring_queues* q, int fd,
-                  unsigned int to_submit, unsigned int min, int timeout,
-                  const sigset_t* mask) {
-  struct __kernel_timespec kts;
-  struct timespec ts;
-#ifndef NL_UNDER_TSAN
+/* io_uring_enter with IORING_ENTER_EXT_ARG when a timeout (ms) or a
+ * signal mask is given. */
+static int ring_enter_ext(int fd, unsigned int to_submit, unsigned int min,
+                          int timeout, const sigset_t* mask) {
   struct io_uring_getevents_arg arg;
+  struct __kernel_timespec ts;
 
-  (void) q;
-  (void) ts;
   if (timeout < 0 && mask == NULL)
     return uv__ring_enter(fd, to_submit, min, IORING_ENTER_GETEVENTS);
   memset(&arg, 0, sizeof(arg));
   if (timeout >= 0) {
-    kts.tv_sec = timeout / 1000;
-    kts.tv_nsec = (long long) (timeout % 1000) * 1000000;
-    arg.ts = (uintptr_t) &kts;
+    ts.tv_sec = timeout / 1000;
+    ts.tv_nsec = (long long) (timeout % 1000) * 1000000;
+    arg.ts = (uintptr_t) &ts;
   }
   if (mask != NULL) {
     arg.sigmask = (uintptr_t) mask;
@@ -111,36 +99,68 @@ int uv__ring_wait(const struct nl__ring_queues* q, int fd,
   return (int) syscall(__NR_io_uring_enter, fd, to_submit, min,
                        IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg,
                        sizeof(arg));
-#else
-  struct pollfd pfd;
-  int rc;
-  int r;
+}
 
-  (void) kts;
-  rc = uv__ring_enter(fd, to_submit, 0, IORING_ENTER_GETEVENTS);
-  if (rc < 0)
-    return rc;
-  ts.tv_sec = timeout / 1000;
-  ts.tv_nsec = (long) (timeout % 1000) * 1000000;
-  pfd.fd = fd;
-  pfd.events = POLLIN;
-  while (__atomic_load_n(q->cq_ktail, __ATOMIC_ACQUIRE) - *q->cq_khead <
-         min) {
-    /* A longer wait than asked when completions trickle in: fine here. */
-    r = ppoll(&pfd, 1, timeout >= 0 ? &ts : NULL, mask);
-    if (r < 0)
-      return -1;
-    if (r == 0) {
+#ifdef NL_UNDER_TSAN
+#define TSAN_SLICE_MS 5
+#endif
+
+/* Submits to_submit entries and waits until min completions are in the
+ * queue, the timeout (ms, -1 for none) passes (-1, ETIME) or a signal
+ * comes (-1, EINTR); mask, if given, is the signal mask meanwhile. As
+ * io_uring_enter: the number submitted if any, and no wait when not all
+ * of them were.
+ *
+ * ThreadSanitizer runs a handler at once only while the thread is in a
+ * call it knows may block; a signal that comes elsewhere waits for the
+ * thread's next intercepted call, which a wait in a raw system call puts
+ * off for as long as it lasts (a SIGCHLD held back so hung the tests). So
+ * under TSan the wait goes in slices of a few milliseconds with such a
+ * call between them. */
+int uv__ring_wait(const struct nl__ring_queues* q, int fd,
+                  unsigned int to_submit, unsigned int min, int timeout,
+                  const sigset_t* mask) {
+#ifndef NL_UNDER_TSAN
+  (void) q;
+  return ring_enter_ext(fd, to_submit, min, timeout, mask);
+#else
+  uint64_t end = 0;
+  uint64_t now;
+  int submitted = 0;
+  int slice;
+  int rc;
+
+  if (timeout >= 0)
+    end = uv__hrtime_ns() + (uint64_t) timeout * 1000000;
+  for (;;) {
+    slice = TSAN_SLICE_MS;
+    if (timeout >= 0) {
+      now = uv__hrtime_ns();
+      slice = now >= end ? 0 : (int) ((end - now + 999999) / 1000000);
+      if (slice > TSAN_SLICE_MS)
+        slice = TSAN_SLICE_MS;
+    }
+    rc = ring_enter_ext(fd, to_submit, min, slice, mask);
+    if (to_submit > 0) {
+      if (rc >= 0)
+        submitted = rc;
+      if (rc >= 0 && (unsigned int) rc < to_submit)
+        return rc;   /* the kernel does not wait then either */
+      to_submit = 0;
+    }
+    if (rc < 0 && errno != ETIME)
+      return submitted > 0 ? submitted : -1;
+    if (__atomic_load_n(q->cq_ktail, __ATOMIC_ACQUIRE) - *q->cq_khead >= min)
+      return submitted;
+    if (timeout >= 0 && slice == 0) {
+      if (submitted > 0)
+        return submitted;
       errno = ETIME;
       return -1;
     }
-    /* Work the kernel holds for this thread runs on the way out of
-     * ppoll; an overflow needs an enter to come back. */
-    if (uv__ring_enter(fd, 0, 0, IORING_ENTER_GETEVENTS) < 0 &&
-        errno != EINTR && errno != EAGAIN && errno != EBUSY)
-      return -1;
+    /* Where TSan runs the handlers it held back. */
+    poll(NULL, 0, 0);
   }
-  return rc;
 #endif
 }
 
