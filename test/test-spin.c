@@ -26,6 +26,14 @@ static uint64_t thread_cpu_ns(void) {
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* A loop made with NODELOOP_SPIN_US=spin_us (read once, when the loop is
+ * made). */
+static void spin_loop_init(uv_loop_t* loop, const char* spin_us) {
+  CHECK_OK(setenv("NODELOOP_SPIN_US", spin_us, 1));
+  CHECK_OK(uv_loop_init(loop));
+  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+}
+
 /* Runs `n` jobs of `ms` each, one after the other, on a new loop made
  * with NODELOOP_SPIN_US=spin_us; returns the loop thread's CPU time, and
  * the loop's idle time and the wall time when asked. */
@@ -36,10 +44,7 @@ static uint64_t run_jobs(const char* spin_us, int n, unsigned int ms,
   uint64_t cpu;
   uint64_t t0;
 
-  CHECK_OK(setenv("NODELOOP_SPIN_US", spin_us, 1));
-  CHECK_OK(uv_loop_init(&loop));
-  /* Read once, when the loop was made. */
-  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  spin_loop_init(&loop, spin_us);
   CHECK_OK(uv_loop_configure(&loop, UV_METRICS_IDLE_TIME));
   jobs_left = n;
   req.data = (void*) (uintptr_t) ms;
@@ -103,9 +108,7 @@ TEST(spin_does_not_delay_timers) {
   uv_async_t async;
 
   need_two_cpus();
-  CHECK_OK(setenv("NODELOOP_SPIN_US", "10000", 1));
-  CHECK_OK(uv_loop_init(&loop));
-  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  spin_loop_init(&loop, "10000");
   CHECK_OK(uv_async_init(&loop, &async, NULL));
   CHECK_OK(uv_timer_init(&loop, &timer));
   timer.data = &async;
@@ -156,9 +159,7 @@ TEST(time_between_runs_is_not_sampled) {
   int runs;
 
   need_two_cpus();
-  CHECK_OK(setenv("NODELOOP_SPIN_US", "1000", 1));
-  CHECK_OK(uv_loop_init(&loop));
-  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  spin_loop_init(&loop, "1000");
   jobs_left = 1000;
   req.data = (void*) (uintptr_t) 1;
   CHECK_OK(uv_queue_work(&loop, &req, sleep_work, again_after));
@@ -213,9 +214,7 @@ TEST(nested_runs_are_inside_the_outer_run) {
   int runs;
 
   need_two_cpus();
-  CHECK_OK(setenv("NODELOOP_SPIN_US", "1000", 1));
-  CHECK_OK(uv_loop_init(&loop));
-  CHECK_OK(unsetenv("NODELOOP_SPIN_US"));
+  spin_loop_init(&loop, "1000");
   nest_loop = &loop;
   req.data = (void*) (uintptr_t) 1;
   CHECK_OK(uv_queue_work(&loop, &req, sleep_work, nest_cb));
