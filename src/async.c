@@ -244,7 +244,6 @@ void uv__async_sleep_end(uv_loop_t* loop) {
   __atomic_store_n(&loop->async_awake, 1, __ATOMIC_SEQ_CST);
 }
 
-/* uv_run() is entered: senders may skip their wakeup. */
 /* A sampling round measures the loop's time inside uv_run() only: time
  * the program spends between two runs (libuv's fs_stat benchmark makes a
  * million synchronous stats there) would count against whichever kind of
@@ -267,6 +266,7 @@ static void spin_run_end(struct uv__spin* s) {
     s->left_at = uv__hrtime_ns();
 }
 
+/* uv_run() is entered: senders may skip their wakeup. */
 void uv__async_run_begin(uv_loop_t* loop) {
   __atomic_store_n(&loop->async_awake, 1, __ATOMIC_SEQ_CST);
   spin_run_begin(&loop->spin);

@@ -591,7 +591,6 @@ void uv__process_loop_close(uv_loop_t* loop) {
 /* ThreadSanitizer's clone() interceptor treats every clone as a fork and
  * breaks its own state when the child shares the parent's memory: TSan
  * builds take the fork() path (tests then cover that path under TSan). */
-
 static pid_t clone_vfork(struct spawn_plan* p, char* stack) {
 #ifdef NL_UNDER_TSAN
   (void) p;

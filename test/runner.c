@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct nl_helper* helpers;
@@ -97,14 +98,6 @@ const char* nl_test_tmpdir(void) {
   return tmpdir;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define NL_RUNNER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NL_RUNNER_TSAN 1
-#endif
-#endif
-
 /* ThreadSanitizer allocates a thread's signal state at the thread's first
  * blocking call, and a signal that lands during that allocation is lost
  * (seen: a SIGCHLD during the first epoll_wait after the ring poller's
@@ -112,10 +105,10 @@ const char* nl_test_tmpdir(void) {
  * blocking call at start makes the main thread's state early, for the
  * cases and the helpers. */
 static void tsan_signal_state(void) {
-#ifdef NL_RUNNER_TSAN
   struct timespec zero = {0, 0};
-  nanosleep(&zero, NULL);
-#endif
+
+  if (NL_TEST_UNDER_TSAN)
+    nanosleep(&zero, NULL);
 }
 
 static int run_one(struct nl_test* t) {

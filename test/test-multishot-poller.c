@@ -134,11 +134,8 @@ TEST(stopped_watchers_release_files_when_run_returns) {
   int sv[2];
 
   CHECK_OK(uv_loop_init(&loop));
-  make_pair(sv);
-  calls = 0;
+  watched_pair(&loop, &p, sv, stop_and_close_cb);
   stop_fd = sv[0];
-  CHECK_OK(uv_poll_init(&loop, &p, sv[0]));
-  CHECK_OK(uv_poll_start(&p, UV_READABLE, stop_and_close_cb));
   CHECK_EQ(write(sv[1], "a", 1), 1);
   CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
   CHECK_EQ(calls, 1);

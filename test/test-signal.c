@@ -164,17 +164,10 @@ TEST(one_signal_reaches_loops_on_two_threads) {
   int i;
   int j;
 
-#if defined(__SANITIZE_THREAD__)
-  nl_test_skip("ThreadSanitizer defers signal handlers of threads blocked "
-               "in epoll_wait, and may hand the signal to its own thread; "
-               "runs in the plain and ASan builds");
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-  nl_test_skip("ThreadSanitizer defers signal handlers of threads blocked "
-               "in epoll_wait, and may hand the signal to its own thread; "
-               "runs in the plain and ASan builds");
-#endif
-#endif
+  if (NL_TEST_UNDER_TSAN)
+    nl_test_skip("ThreadSanitizer defers signal handlers of threads blocked "
+                 "in epoll_wait, and may hand the signal to its own thread; "
+                 "runs in the plain and ASan builds");
 
   CHECK_OK(uv_sem_init(&ready, 0));
   for (i = 0; i < 2; i++) {

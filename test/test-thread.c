@@ -15,17 +15,6 @@
 
 #define NTHREADS 4
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 /* ---------------------------------------------------------------------
  * Threads.
  */
@@ -90,7 +79,7 @@ TEST(join_self_deadlock) {
   /* Joining oneself is a deadlock pthread_join detects; libuv has no
    * UV_EDEADLK name, the code is the negated errno. TSan's pthread_join
    * interceptor cannot handle it (an internal CHECK fails). */
-  if (UNDER_TSAN)
+  if (NL_TEST_UNDER_TSAN)
     nl_test_skip("TSan's pthread_join aborts on a self-join");
   tid = uv_thread_self();
   CHECK_EQ(uv_thread_join(&tid), -EDEADLK);
@@ -208,7 +197,7 @@ TEST(stack_size_explicit) {
   opts.stack_size = 42;
   got = stack_of(&opts);
   CHECK(got >= min);
-  CHECK(UNDER_TSAN || got < min + page);
+  CHECK(NL_TEST_UNDER_TSAN || got < min + page);
   opts.stack_size = min / 2 - 42;
   CHECK_EQ(stack_of(&opts), got);
 
@@ -216,7 +205,7 @@ TEST(stack_size_explicit) {
   opts.stack_size = min + page - 42;
   got = stack_of(&opts);
   CHECK(got >= min + page);
-  CHECK(UNDER_TSAN || got < min + 2 * page);
+  CHECK(NL_TEST_UNDER_TSAN || got < min + 2 * page);
   opts.stack_size = 1234567;
   got = stack_of(&opts);
   CHECK(got >= 1234567);
@@ -703,7 +692,7 @@ TEST(barrier_serial_destroys) {
   /* TSan's pthread_barrier_wait interceptor reads the barrier after the
    * real wait returns, with no happens-before edge to the serial thread's
    * destroy, so it reports a race that glibc rules out. */
-  if (UNDER_TSAN)
+  if (NL_TEST_UNDER_TSAN)
     nl_test_skip("TSan cannot model pthread_barrier_destroy's wait");
   b = malloc(sizeof(*b));
 

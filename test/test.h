@@ -14,6 +14,19 @@
 
 #include "uv.h"
 
+/* 1 in a ThreadSanitizer build (gcc defines the first, clang the
+ * second), else 0. */
+#if defined(__SANITIZE_THREAD__)
+#define NL_TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NL_TEST_UNDER_TSAN 1
+#endif
+#endif
+#ifndef NL_TEST_UNDER_TSAN
+#define NL_TEST_UNDER_TSAN 0
+#endif
+
 typedef void (*nl_test_fn)(void);
 
 struct nl_test {

@@ -67,8 +67,24 @@ int uv__ring_mode(void) {
   return m;
 }
 
-static int sys_setup(unsigned int entries, struct io_uring_params* p) {
-  return (int) syscall(__NR_io_uring_setup, entries, p);
+/* io_uring_setup with p's flags and, if the kernel refuses them, again
+ * without the task-run ones (COOP_TASKRUN, TASKRUN_FLAG: Linux 5.19);
+ * p's other fields are kept for the second try. The descriptor, or -1. */
+int uv__ring_setup(unsigned int entries, struct io_uring_params* p) {
+  const unsigned int taskrun =
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  unsigned int flags = p->flags;
+  unsigned int cq_entries = p->cq_entries;
+  int fd;
+
+  fd = (int) syscall(__NR_io_uring_setup, entries, p);
+  if (fd < 0 && errno == EINVAL && (flags & taskrun)) {
+    memset(p, 0, sizeof(*p));
+    p->flags = flags & ~taskrun;
+    p->cq_entries = cq_entries;
+    fd = (int) syscall(__NR_io_uring_setup, entries, p);
+  }
+  return fd;
 }
 
 int uv__ring_enter(int fd, unsigned int to_submit, unsigned int min,
@@ -258,11 +274,7 @@ static int ring_open_kernel(struct nl__ring* r) {
    * waited for them forever. */
   memset(&p, 0, sizeof(p));
   p.flags = IORING_SETUP_COOP_TASKRUN;
-  fd = sys_setup(RING_ENTRIES, &p);
-  if (fd < 0 && errno == EINVAL) {   /* before 5.19 */
-    memset(&p, 0, sizeof(p));
-    fd = sys_setup(RING_ENTRIES, &p);
-  }
+  fd = uv__ring_setup(RING_ENTRIES, &p);
   if (fd < 0) {
     /* Missing or forbidden for the whole process; anything else
      * (memory, the limit on rings) may be this loop's bad luck only. */

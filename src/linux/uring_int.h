@@ -75,6 +75,7 @@ int uv__ring_mode(void);
 /* The loop's ring, made on first use (fd -1 if the kernel refused one). */
 struct nl__ring* uv__ring_get(uv_loop_t* loop);
 
+int uv__ring_setup(unsigned int entries, struct io_uring_params* p);
 int uv__ring_enter(int fd, unsigned int to_submit, unsigned int min,
                    unsigned int flags);
 int uv__ring_wait(const struct nl__ring_queues* q, int fd,

@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MP_SQ_ENTRIES 256
@@ -77,13 +76,7 @@ static int mp_setup(struct nl__mpoll* m) {
   p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
             IORING_SETUP_TASKRUN_FLAG;
   p.cq_entries = MP_CQ_ENTRIES;
-  fd = (int) syscall(__NR_io_uring_setup, MP_SQ_ENTRIES, &p);
-  if (fd < 0 && errno == EINVAL) {   /* before 5.19: interrupts instead */
-    memset(&p, 0, sizeof(p));
-    p.flags = IORING_SETUP_CQSIZE;
-    p.cq_entries = MP_CQ_ENTRIES;
-    fd = (int) syscall(__NR_io_uring_setup, MP_SQ_ENTRIES, &p);
-  }
+  fd = uv__ring_setup(MP_SQ_ENTRIES, &p);   /* before 5.19: interrupts */
   if (fd < 0)
     return -1;
   m->taskrun_flag = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
