@@ -1,16 +1,18 @@
-/* floor_pound: the kernel's floor for libuv's tcp4_pound_* and
- * pipe_pound_* benchmarks, with no event library: the same connections
- * made and torn down with direct system calls, in the same shape. A
+/* floor_pound: libuv's tcp4_pound_* and pipe_pound_* benchmarks with no
+ * event library: the same connections made and torn down with direct
+ * system calls, in the same shape. A
  * client keeps N connections open at once; each connects and writes
  * "QS", which tells libuv's echo server to close the connection; the
  * client reads the end and closes, and a new connection takes its place.
  * The server runs in a child process, as libuv's runner starts its echo
  * server helper in a second process. Both sides use one level-triggered
- * epoll instance in one thread, and no more system calls than the work
- * needs: per connection the client makes socket, connect, two epoll_ctl
- * (add for writable, switch to readable), write, read and close; the
- * server accept4, one epoll_ctl, read and close. libuv's figure is closed
- * connections per second; so is this.
+ * epoll instance in one thread, and the sequence of calls a library
+ * makes, without the library: per connection the client makes socket,
+ * connect, two epoll_ctl (add for writable, switch to readable), write,
+ * read and close; the server accept4, one epoll_ctl, read and close. (A
+ * program free to skip the waits, writing at once after a connect that
+ * succeeded and reading at once after the accept, measured 2-12 % more on
+ * one CPU.) libuv's figure is closed connections per second; so is this.
  *
  *   floor_pound [seconds [tcp|pipe [connections]]]
  *
@@ -18,10 +20,10 @@
  * and 1000 at once) for 3 s each and prints
  * RESULT floor_<tcp4|pipe>_pound_<n> <connections/s> higher,
  * then the two shapes of 100 again with both processes on one CPU
- * (..._one_cpu). On two CPUs this program is no floor: it is slower than
- * libuv and nodeloop (docs/benchmarks.md says why: it sleeps and is woken
- * far more often). On one CPU, where nothing waits for another CPU to
- * wake, the rate is the work itself, and that is the floor.
+ * (..._one_cpu). On two CPUs it is slower than libuv and nodeloop
+ * (docs/benchmarks.md says why: it sleeps and is woken far more often);
+ * on one CPU, where nothing waits for another CPU to wake, the rate is
+ * the work of that sequence of calls.
  * Uses no uv.h: tools/bench.sh builds it once, among the kernel floors.
  */
 #define _GNU_SOURCE
@@ -105,8 +107,7 @@ static int listen_socket(void) {
     if (getsockname(fd, (struct sockaddr*) &tcp_addr, &len) != 0)
       die("getsockname");
   }
-  /* libuv's benchmark servers listen with a backlog of 128 (SOMAXCONN
-   * caps a larger one the same way). */
+  /* As libuv's echo server: SOMAXCONN (4096 here). */
   if (listen(fd, SOMAXCONN) != 0)
     die("listen");
   return fd;

@@ -3,12 +3,13 @@
  * with open, pread and close in a row; then the same split between as
  * many threads as the machine has CPUs (every thread takes every n-th
  * file), the most the kernel does on this machine with nothing to hand
- * over between threads; then split by operation, as an event loop must
- * split it (opens off the loop thread: see docs/design.md): one thread
- * opens and hands each descriptor to another, which reads and closes it.
- * The hand-over is the cheapest there is, a ring in shared memory with
- * both threads spinning, no system call and no sleep, so the figure is
- * what the kernel allows for that shape, not what a library can reach.
+ * over between threads; then split by operation, as nodeloop splits it
+ * (opens on the kernel's workers, reads and closes on the loop thread:
+ * see docs/design.md): one thread opens and hands each descriptor to
+ * another, which reads and closes it. The hand-over is the cheapest
+ * there is, a ring in shared memory with both threads spinning, no
+ * system call and no sleep, so the figure is what the kernel allows for
+ * that shape on an idle machine, not what a library can reach.
  *
  *   floor_read_files [files [bytes-per-file]]
  *
@@ -183,8 +184,9 @@ static void read_shared(struct share* sh, int n) {
 }
 
 /* Split by operation: the opener fills `hand`, the reader (the calling
- * thread, like a loop) empties it. At most HAND_SLOTS descriptors are
- * open and unread at once, as fs_read_files keeps 64 files in flight. */
+ * thread, like a loop) empties it. At most HAND_SLOTS descriptors wait
+ * in it (and one more is being read), as fs_read_files keeps 64 files in
+ * flight. */
 #define HAND_SLOTS 64
 
 struct hand {

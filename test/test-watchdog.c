@@ -274,8 +274,7 @@ static void record_cb(const nl_blocked_report_t* r, void* data) {
   if (r->kind == NULL && !rec->phases_too)
     return;
   if (rec->phase_only != NULL &&
-      (r->kind != NULL || r->phase == NULL ||
-       strcmp(r->phase, rec->phase_only) != 0))
+      (r->phase == NULL || strcmp(r->phase, rec->phase_only) != 0))
     return;
   pthread_mutex_lock(&rec->lock);
   if (rec->n < MAX_REPORTS) {
