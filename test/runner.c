@@ -104,6 +104,13 @@ const char* nl_test_tmpdir(void) {
  * waits, which TSan does not see, made the loop wait forever). One
  * blocking call at start makes the main thread's state early, for the
  * cases and the helpers. */
+int nl_test_cmp_u64(const void* a, const void* b) {
+  uint64_t x = *(const uint64_t*) a;
+  uint64_t y = *(const uint64_t*) b;
+
+  return (x > y) - (x < y);
+}
+
 static void tsan_signal_state(void) {
   struct timespec zero = {0, 0};
 

@@ -63,11 +63,6 @@ static void lag_cb(uv_timer_t* h) {
     busy_wait_ns(30 * MS);
 }
 
-static int cmp_u64(const void* a, const void* b) {
-  uint64_t x = *(const uint64_t*) a, y = *(const uint64_t*) b;
-  return x < y ? -1 : x > y;
-}
-
 /* Nearest rank, as nodeloop reports it. */
 static uint64_t pct(const uint64_t* sorted, int n, int p) {
   int rank = (n * p + 99) / 100;
@@ -117,7 +112,7 @@ TEST(timer_lag_percentiles) {
   CHECK_EQ(m.timer_lag.count, LAG_TIMERS);
   for (i = 0; i < LAG_TIMERS; i++)
     own[i] = lag[i].lag_ns;
-  qsort(own, LAG_TIMERS, sizeof(own[0]), cmp_u64);
+  qsort(own, LAG_TIMERS, sizeof(own[0]), nl_test_cmp_u64);
   check_near(m.timer_lag.p50, 10 * MS, pct(own, LAG_TIMERS, 50));
   check_near(m.timer_lag.p90, 20 * MS, pct(own, LAG_TIMERS, 90));
   check_near(m.timer_lag.p99, 30 * MS, pct(own, LAG_TIMERS, 99));

@@ -4,7 +4,6 @@
  * shows whether it spun: a loop that sleeps through its waits uses next
  * to none. */
 /* NL_TEST_THREADED */
-#include <stdlib.h>
 #include "test.h"
 
 #include <time.h>
@@ -109,13 +108,6 @@ static void tick_cb(uv_timer_t* t) {
   }
 }
 
-static int cmp_u64(const void* a, const void* b) {
-  uint64_t x = *(const uint64_t*) a;
-  uint64_t y = *(const uint64_t*) b;
-
-  return (x > y) - (x < y);
-}
-
 TEST(spin_does_not_delay_timers) {
   uv_loop_t loop;
   uv_timer_t timer;
@@ -130,7 +122,7 @@ TEST(spin_does_not_delay_timers) {
   CHECK_OK(uv_timer_start(&timer, tick_cb, 1, 1));
   CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
   CHECK_EQ(ticks, 41);
-  qsort(intervals, 40, sizeof(intervals[0]), cmp_u64);
+  qsort(intervals, 40, sizeof(intervals[0]), nl_test_cmp_u64);
   CHECK(intervals[20] < 5 * 1000000u);
   CHECK_OK(uv_loop_close(&loop));
 }

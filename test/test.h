@@ -65,6 +65,9 @@ void nl_test_close_loop(uv_loop_t* loop);
 /* A scratch directory for this test process, created on first use. */
 const char* nl_test_tmpdir(void);
 
+/* qsort's comparison for uint64_t, ascending. */
+int nl_test_cmp_u64(const void* a, const void* b);
+
 #define TEST(name)                                                          \
   static void nl_test_body_##name(void);                                    \
   static struct nl_test nl_test_entry_##name = {                            \
