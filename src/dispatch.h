@@ -109,6 +109,7 @@ static inline void uv__dispatch_signal(uv_signal_t* h, int signum) {
 /* Poll handles: status 0 with the events seen, or an error and none. */
 static inline void uv__dispatch_poll(uv_poll_t* h, int status, int events) {
   uv_loop_t* loop = h->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_POLL, h, h->poll_cb,
          h->poll_cb(h, status, events));
 }
@@ -182,6 +183,9 @@ static inline void uv__dispatch_random(uv_random_t* req, int status,
          req->cb(req, status, buf, buflen));
 }
 
+/* I/O callbacks below count for the spin's sampling (async.c): they are
+ * what a spin that catches readiness early is for. */
+
 /* Streams. A read callback may close the stream or stop reading; the
  * caller checks the stream's state again after each. */
 static inline void uv__dispatch_alloc(uv_stream_t* s, size_t suggested,
@@ -194,12 +198,14 @@ static inline void uv__dispatch_alloc(uv_stream_t* s, size_t suggested,
 static inline void uv__dispatch_read(uv_stream_t* s, ssize_t nread,
                                      const uv_buf_t* buf) {
   uv_loop_t* loop = s->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_READ, s, s->read_cb,
          s->read_cb(s, nread, buf));
 }
 
 static inline void uv__dispatch_connection(uv_stream_t* s, int status) {
   uv_loop_t* loop = s->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_ACCEPT, s, s->connection_cb,
          s->connection_cb(s, status));
 }
@@ -207,18 +213,21 @@ static inline void uv__dispatch_connection(uv_stream_t* s, int status) {
 /* Stream requests: the callback may free the request. */
 static inline void uv__dispatch_write(uv_write_t* req, int status) {
   uv_loop_t* loop = req->handle->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_WRITE, req, req->cb,
          req->cb(req, status));
 }
 
 static inline void uv__dispatch_connect(uv_connect_t* req, int status) {
   uv_loop_t* loop = req->handle->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_CONNECT, req, req->cb,
          req->cb(req, status));
 }
 
 static inline void uv__dispatch_shutdown(uv_shutdown_t* req, int status) {
   uv_loop_t* loop = req->handle->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_SHUTDOWN, req, req->cb,
          req->cb(req, status));
 }
@@ -238,12 +247,14 @@ static inline void uv__dispatch_udp_recv(uv_udp_t* h, ssize_t nread,
                                          const struct sockaddr* addr,
                                          unsigned int flags) {
   uv_loop_t* loop = h->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_UDP_RECV, h, h->recv_cb,
          h->recv_cb(h, nread, buf, addr, flags));
 }
 
 static inline void uv__dispatch_udp_send(uv_udp_send_t* req, int status) {
   uv_loop_t* loop = req->handle->loop;
+  loop->spin.events++;
   NL__CB(loop, NL__CB_UDP_SEND, req, req->send_cb,
          req->send_cb(req, status));
 }

@@ -240,6 +240,9 @@ int uv__poller_check_fd(uv_loop_t* loop, int fd);
 /* epoll's side of applying one interest change, shared with the ring's
  * poller (src/linux/uring_poll.c). */
 int uv__poller_ctl_op(const uv__io_t* w);
+/* 1 if a watched descriptor is ready now (a wait would not block);
+ * never blocks and consumes nothing. */
+int uv__poller_peek(uv_loop_t* loop);
 int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err);
 
 /* ---------------------------------------------------------------------
@@ -263,8 +266,10 @@ void uv__async_sleep_end(uv_loop_t* loop);
 void uv__async_run_begin(uv_loop_t* loop);
 void uv__async_run_end(uv_loop_t* loop);
 /* Before a wait that may block: spins briefly when that has paid on this
- * loop; returns 1 if a wakeup is pending (then do not block). Every wait
- * it was asked about ends with uv__async_wait_end(). */
+ * loop; returns 1 if a wakeup is pending, 2 if a watched descriptor is
+ * ready (then do not block), else 0. Every wait it was asked about ends
+ * with uv__async_wait_end(). The loop's interest changes are applied
+ * before it, so that the poller's answer covers every watcher. */
 int uv__async_spin(uv_loop_t* loop, int timeout);
 void uv__async_wait_end(uv_loop_t* loop);
 /* Runs the completions the worker pool delivered to this loop. */

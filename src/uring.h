@@ -85,6 +85,7 @@ int uv__mpoll_wait(uv_loop_t* loop, struct epoll_event* events,
 void uv__mpoll_recheck(uv_loop_t* loop, struct epoll_event* events, int n);
 void uv__mpoll_invalidate(uv_loop_t* loop, int fd);
 void uv__mpoll_flush(uv_loop_t* loop);
+void uv__mpoll_submit(uv_loop_t* loop);
 int uv__mpoll_pending(const uv_loop_t* loop);
 int uv__mpoll_ready(const uv_loop_t* loop);
 int uv__mpoll_fd(const uv_loop_t* loop);

@@ -168,6 +168,44 @@ static int apply_changes(uv_loop_t* loop) {
   return refused;
 }
 
+int uv__poller_peek(uv_loop_t* loop) {
+  struct epoll_event e;
+
+  if (loop->mpoll != NULL)
+    return uv__mpoll_ready(loop);
+  /* Every registration is level-triggered: looking takes nothing away
+   * from the wait that follows. */
+  return epoll_wait(loop->backend_fd, &e, 1, 0) > 0;
+}
+
+/* Interest changes: with the ring's poller (NODELOOP_POLLER), in the
+ * wait's own system call (*poller is then UV__POLLER_RING or
+ * UV__POLLER_POLL and nothing happens here), or in one before it; all of
+ * them before it if `early` (a spin that looks at the kernel's answer
+ * comes first). Returns how many were refused: the wait must not block
+ * then. */
+static int apply_interest(uv_loop_t* loop, int* poller, int early) {
+  int refused = 0;
+  int p;
+
+  if (early && loop->mpoll != NULL)
+    uv__mpoll_submit(loop);   /* or gives the watchers back to epoll */
+  p = loop->mpoll != NULL ? UV__POLLER_POLL : UV__POLLER_EPOLL;
+  if (p == UV__POLLER_EPOLL && !uv__queue_empty(&loop->watcher_queue)) {
+    p = uv__ring_poller();
+    if (p == UV__POLLER_POLL)
+      p = UV__POLLER_EPOLL;   /* its ring was refused: epoll */
+    if (p == UV__POLLER_RING && early)
+      p = UV__POLLER_RING_CTL;
+  }
+  if (p == UV__POLLER_RING_CTL)
+    (void) uv__ring_poll(loop, NULL, 0, 0, &refused);
+  if (p == UV__POLLER_EPOLL || p == UV__POLLER_RING_CTL)
+    refused += apply_changes(loop);   /* what the ring left, if any */
+  *poller = p;
+  return refused;
+}
+
 /* ring: NULL to wait with epoll_wait, else the ring's poller applies
  * the interest changes and waits (*ring counts the changes it refused),
  * or leaves both to epoll if it cannot. */
@@ -242,6 +280,7 @@ static inline __attribute__((always_inline)) void poll_loop(
   int sleeping;
   int refused;
   int poller;
+  int spun;
   int n;
 
   /* File requests queued since the last poll go to the kernel in one
@@ -254,12 +293,18 @@ static inline __attribute__((always_inline)) void poll_loop(
     timeout = 0;
   if (timeout > 0)
     deadline = loop->time + (uint64_t) timeout;
+  /* A spin that asks the poller must ask about every watcher. */
+  if (timeout != 0 && loop->spin.spin &&
+      (!uv__queue_empty(&loop->watcher_queue) || loop->mpoll != NULL) &&
+      apply_interest(loop, &poller, 1) != 0)
+    timeout = 0;
   /* The time this may block (the spin included) is the kernel wait of
    * observe.h; dispatching events after it is not. */
   if (o != NULL && timeout != 0)
     nl__obs_wait_enter(o);
   if (timeout != 0) {
-    if (uv__async_spin(loop, timeout) && uv__async_poll_check(loop)) {
+    spun = uv__async_spin(loop, timeout);
+    if (spun == 2 || (spun == 1 && uv__async_poll_check(loop))) {
       timeout = 0;
     } else if (timeout > 0) {
       /* The spin used part of the time to the next timer. */
@@ -283,20 +328,7 @@ static inline __attribute__((always_inline)) void poll_loop(
   }
 
   for (;;) {
-    /* Interest changes: with the ring's poller (NODELOOP_POLLER), in
-     * the wait's own system call, or in one before it. */
-    refused = 0;
-    poller = loop->mpoll != NULL ? UV__POLLER_POLL : UV__POLLER_EPOLL;
-    if (poller == UV__POLLER_EPOLL &&
-        !uv__queue_empty(&loop->watcher_queue)) {
-      poller = uv__ring_poller();
-      if (poller == UV__POLLER_POLL)
-        poller = UV__POLLER_EPOLL;   /* its ring was refused: epoll */
-    }
-    if (poller == UV__POLLER_RING_CTL)
-      (void) uv__ring_poll(loop, NULL, 0, 0, &refused);
-    if (poller == UV__POLLER_EPOLL || poller == UV__POLLER_RING_CTL)
-      refused += apply_changes(loop);   /* what the ring left, if any */
+    refused = apply_interest(loop, &poller, 0);
     if (refused != 0)
       timeout = 0;
     sleeping = timeout != 0 && !uv__async_sleep_begin(loop);

@@ -660,6 +660,7 @@ static void ring_complete(uv_loop_t* loop, uv_fs_t* req) {
     uv__free(req->bufs);
   req->bufs = NULL;
   uv__req_unregister(loop, req);
+  loop->spin.events++;   /* as a pool completion would (async.c) */
   uv__dispatch_fs(req);
 }
 

@@ -489,6 +489,19 @@ abandon:
   mp_abandon(loop);
 }
 
+/* Before a spin: the changes and rechecks go to the kernel now, without a
+ * wait, so that uv__mpoll_ready() covers every watcher while the loop
+ * spins. */
+void uv__mpoll_submit(uv_loop_t* loop) {
+  struct nl__mpoll* m = loop->mpoll;
+
+  if (m == NULL)
+    return;
+  if (mp_apply(loop, m) != 0 ||
+      (m->q.sq_tail != *m->q.sq_ktail && mp_submit(m) != 0))
+    mp_abandon(loop);
+}
+
 /* Whether rechecks wait for a poll (uv_backend_timeout): an embedder
  * must run the loop before it blocks on uv_backend_fd(). */
 int uv__mpoll_pending(const uv_loop_t* loop) {
