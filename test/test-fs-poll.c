@@ -135,7 +135,10 @@ static uv_timer_t create_timer;
 static void create_cb(uv_timer_t* t) {
   struct poller* p = t->data;
   CHECK_EQ(p->calls, 1);   /* many stats failed meanwhile, one report */
-  append(fs_path("late"), "hello");
+  /* Whole at once: a stat between the create and the write would see an
+   * empty file and make a third report. */
+  append(fs_path("late.tmp"), "hello");
+  CHECK_OK(rename(fs_path("late.tmp"), fs_path("late")));
 }
 
 static void recovery_step(struct poller* p) {
