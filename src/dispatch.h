@@ -106,6 +106,10 @@ static inline void uv__dispatch_signal(uv_signal_t* h, int signum) {
          h->signal_cb(h, signum));
 }
 
+/* The I/O callbacks (poll events here, the stream and UDP callbacks
+ * below) count for the spin's sampling (async.c): they are what a spin
+ * that catches readiness early is for. */
+
 /* Poll handles: status 0 with the events seen, or an error and none. */
 static inline void uv__dispatch_poll(uv_poll_t* h, int status, int events) {
   uv_loop_t* loop = h->loop;
@@ -182,9 +186,6 @@ static inline void uv__dispatch_random(uv_random_t* req, int status,
   NL__CB(loop, NL__CB_RANDOM, req, req->cb,
          req->cb(req, status, buf, buflen));
 }
-
-/* I/O callbacks below count for the spin's sampling (async.c): they are
- * what a spin that catches readiness early is for. */
 
 /* Streams. A read callback may close the stream or stop reading; the
  * caller checks the stream's state again after each. */

@@ -240,10 +240,10 @@ int uv__poller_check_fd(uv_loop_t* loop, int fd);
 /* epoll's side of applying one interest change, shared with the ring's
  * poller (src/linux/uring_poll.c). */
 int uv__poller_ctl_op(const uv__io_t* w);
+int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err);
 /* 1 if a watched descriptor is ready now (a wait would not block);
  * never blocks and consumes nothing. */
 int uv__poller_peek(uv_loop_t* loop);
-int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err);
 
 /* ---------------------------------------------------------------------
  * Async wakeups and the worker pool's completion path.
