@@ -214,12 +214,15 @@ static inline void fs_destroy_blockers(void) {
 
 /* ---------------------------------------------------------------------
  * Running a check in a child: fn must return normally for success; a
- * failed CHECK aborts the child, which fails the parent's check.
+ * failed CHECK aborts the child, which fails the parent's check. The
+ * scratch directory is made first, so that the parent removes it: the
+ * child leaves by _exit, or may no longer be root.
  */
 static inline void fs_in_child(void (*fn)(void)) {
   int status;
   pid_t pid;
 
+  (void) nl_test_tmpdir();
   fflush(stdout);
   fflush(stderr);
   pid = fork();

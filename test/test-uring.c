@@ -78,7 +78,9 @@ TEST(ring_only_when_used_and_allowed) {
  * kernel hands to its own workers, so that those exist with root's
  * credentials), then drops to nobody. Afterwards a file only root may
  * read cannot be opened, a directory only root may search cannot be
- * looked into, and descriptors opened before the drop still read.
+ * looked into, and descriptors opened before the drop still read. Each
+ * runs in a child: nobody cannot remove root's scratch files, the parent
+ * (still root) does.
  */
 static char secret_file[512];   /* 0600, root's */
 static char secret_dir[512];    /* 0700, root's, with a file inside */
@@ -173,7 +175,7 @@ static void check_dropped(uv_loop_t* loop, uv_file fd) {
   CHECK_OK(close(fd));
 }
 
-TEST(credentials_dropped_on_the_loop_thread) {
+static void credentials_dropped_on_the_loop_thread_body(void) {
   uv_loop_t loop;
   uv_file fd;
 
@@ -185,9 +187,13 @@ TEST(credentials_dropped_on_the_loop_thread) {
   nl_test_close_loop(&loop);
 }
 
+TEST(credentials_dropped_on_the_loop_thread) {
+  fs_in_child(credentials_dropped_on_the_loop_thread_body);
+}
+
 /* glibc changes every thread's credentials: a drop made by another
  * thread, while the loop is idle, counts for the loop thread too. */
-TEST(credentials_dropped_by_another_thread) {
+static void credentials_dropped_by_another_thread_body(void) {
   uv_loop_t loop;
   pthread_t t;
   uv_file fd;
@@ -201,6 +207,10 @@ TEST(credentials_dropped_by_another_thread) {
   nl_test_close_loop(&loop);
 }
 
+TEST(credentials_dropped_by_another_thread) {
+  fs_in_child(credentials_dropped_by_another_thread_body);
+}
+
 /* Requests queued as root but submitted after the drop (the drop happens
  * in a callback of the same iteration, before the poll phase submits
  * them) are checked against the new credentials. */
@@ -212,7 +222,7 @@ static void drop_in_timer(uv_timer_t* t) {
   drop_to_nobody();
 }
 
-TEST(credentials_dropped_before_queued_requests_are_submitted) {
+static void credentials_dropped_before_queued_requests_are_submitted_body(void) {
   uv_loop_t loop;
 
   make_secrets();
@@ -234,6 +244,10 @@ TEST(credentials_dropped_before_queued_requests_are_submitted) {
   uv_fs_req_cleanup(&late_req);
   uv_close((uv_handle_t*) &drop_timer, NULL);
   nl_test_close_loop(&loop);
+}
+
+TEST(credentials_dropped_before_queued_requests_are_submitted) {
+  fs_in_child(credentials_dropped_before_queued_requests_are_submitted_body);
 }
 
 /* ---------------------------------------------------------------------
