@@ -650,6 +650,62 @@ TEST(pipes_keep_their_semantics) {
   nl_test_close_loop(&loop);
 }
 
+/* Which files the ring takes is decided by lseek(2): what can seek goes
+ * there. A character device that can (/dev/zero, /dev/null, /dev/urandom)
+ * and a directory read and write as pread(2)/pwrite(2) do; a terminal
+ * cannot seek and refuses an offset (ESPIPE), on the pool. */
+static void expect_read(uv_loop_t* l, const char* path, int flags,
+                        int64_t off, size_t len, ssize_t want) {
+  char buf[64];
+  char ref[64];
+  uv_buf_t b = uv_buf_init(buf, (unsigned int) len);
+  uv_loop_t* lp = l;
+  int fd = open(path, flags | O_CLOEXEC);
+  ssize_t r;
+
+  CHECK(fd >= 0);
+  r = pread(fd, ref, len, (off_t) off);
+  CHECK_EQ(r < 0 ? uv_translate_sys_error(errno) : r, want);
+  memset(buf, 'x', sizeof(buf));
+  cb_calls = 0;
+  CHECK_OK(uv_fs_read(lp, &one_req, fd, &b, 1, off, record_cb));
+  CHECK_OK(uv_run(lp, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK_EQ(one_req.result, want);
+  if (want > 0 && strcmp(path, "/dev/zero") == 0)
+    CHECK(buf[0] == 0 && buf[want - 1] == 0 && buf[want] == 'x');
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(close(fd));
+}
+
+TEST(devices_and_directories_as_pread) {
+  uv_loop_t loop;
+  uv_buf_t b = uv_buf_init((char*) "data", 4);
+  int fd;
+
+  start(&loop);
+  fs_start_ring(&loop);
+  expect_read(&loop, "/dev/zero", O_RDONLY, 4096, 16, 16);
+  expect_read(&loop, "/dev/null", O_RDONLY, 0, 16, 0);
+  expect_read(&loop, "/dev/urandom", O_RDONLY, 0, 32, 32);
+  expect_read(&loop, nl_test_tmpdir(), O_RDONLY | O_DIRECTORY, 0, 8,
+              UV_EISDIR);
+  fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  CHECK(fd >= 0);
+  RUN(uv_fs_write(&loop, &one_req, fd, &b, 1, 7, record_cb));
+  CHECK_EQ(one_req.result, 4);
+  uv_fs_req_cleanup(&one_req);
+  CHECK_OK(close(fd));
+  /* A pseudo-terminal's master, where the machine has them. */
+  fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd >= 0) {
+    CHECK_OK(close(fd));
+    expect_read(&loop, "/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK, 0, 8,
+                UV_ESPIPE);
+  }
+  nl_test_close_loop(&loop);
+}
+
 /* Opening a FIFO waits for the other end, for reading and for writing,
  * as open(2) does (the ring's first attempt, made without blocking,
  * would open for reading at once and refuse writing with ENXIO). */
