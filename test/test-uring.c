@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -650,17 +652,17 @@ TEST(pipes_keep_their_semantics) {
   nl_test_close_loop(&loop);
 }
 
-/* Which files the ring takes is decided by lseek(2): what can seek goes
- * there. A character device that can (/dev/zero, /dev/null, /dev/urandom)
- * and a directory read and write as pread(2)/pwrite(2) do; a terminal
- * cannot seek and refuses an offset (ESPIPE), on the pool. */
-static void expect_read(uv_loop_t* l, const char* path, int flags,
-                        int64_t off, size_t len, ssize_t want) {
+/* Reads and writes at an offset of anything but a regular file or a
+ * block device behave as pread(2)/pwrite(2) do: character devices, a
+ * directory, a terminal, and descriptors that seek but refuse an offset
+ * (eventfd, timerfd: ESPIPE; on the ring their reads would take the
+ * counter, or wait). */
+static void expect_read_fd(uv_loop_t* l, int fd, const char* what,
+                           int64_t off, size_t len, ssize_t want) {
   char buf[64];
   char ref[64];
   uv_buf_t b = uv_buf_init(buf, (unsigned int) len);
   uv_loop_t* lp = l;
-  int fd = open(path, flags | O_CLOEXEC);
   ssize_t r;
 
   CHECK(fd >= 0);
@@ -672,13 +674,18 @@ static void expect_read(uv_loop_t* l, const char* path, int flags,
   CHECK_OK(uv_run(lp, UV_RUN_DEFAULT));
   CHECK_EQ(cb_calls, 1);
   CHECK_EQ(one_req.result, want);
-  if (want > 0 && strcmp(path, "/dev/zero") == 0)
+  if (want > 0 && strcmp(what, "/dev/zero") == 0)
     CHECK(buf[0] == 0 && buf[want - 1] == 0 && buf[want] == 'x');
   uv_fs_req_cleanup(&one_req);
   CHECK_OK(close(fd));
 }
 
-TEST(devices_and_directories_as_pread) {
+static void expect_read(uv_loop_t* l, const char* path, int flags,
+                        int64_t off, size_t len, ssize_t want) {
+  expect_read_fd(l, open(path, flags | O_CLOEXEC), path, off, len, want);
+}
+
+TEST(other_files_read_as_pread) {
   uv_loop_t loop;
   uv_buf_t b = uv_buf_init((char*) "data", 4);
   int fd;
@@ -696,6 +703,10 @@ TEST(devices_and_directories_as_pread) {
   CHECK_EQ(one_req.result, 4);
   uv_fs_req_cleanup(&one_req);
   CHECK_OK(close(fd));
+  expect_read_fd(&loop, eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd", 0,
+                 8, UV_ESPIPE);
+  expect_read_fd(&loop, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), "timerfd",
+                 0, 8, UV_ESPIPE);
   /* A pseudo-terminal's master, where the machine has them. */
   fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd >= 0) {
