@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/timerfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -655,8 +656,8 @@ TEST(pipes_keep_their_semantics) {
 /* Reads and writes at an offset of anything but a regular file or a
  * block device behave as pread(2)/pwrite(2) do: character devices, a
  * directory, a terminal, and descriptors that seek but refuse an offset
- * (eventfd, timerfd: ESPIPE; on the ring their reads would take the
- * counter, or wait). */
+ * (eventfd, timerfd, inotify: ESPIPE; on the ring their reads would take
+ * what they hold, or wait). */
 static void expect_read_fd(uv_loop_t* l, int fd, const char* what,
                            int64_t off, size_t len, ssize_t want) {
   char buf[64];
@@ -680,9 +681,14 @@ static void expect_read_fd(uv_loop_t* l, int fd, const char* what,
   CHECK_OK(close(fd));
 }
 
+/* A device the machine (or container) lacks is left out. */
 static void expect_read(uv_loop_t* l, const char* path, int flags,
                         int64_t off, size_t len, ssize_t want) {
-  expect_read_fd(l, open(path, flags | O_CLOEXEC), path, off, len, want);
+  int fd = open(path, flags | O_CLOEXEC);
+
+  if (fd < 0 && errno == ENOENT && strncmp(path, "/dev/", 5) == 0)
+    return;
+  expect_read_fd(l, fd, path, off, len, want);
 }
 
 TEST(other_files_read_as_pread) {
@@ -707,12 +713,13 @@ TEST(other_files_read_as_pread) {
                  8, UV_ESPIPE);
   expect_read_fd(&loop, timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC), "timerfd",
                  0, 8, UV_ESPIPE);
+  expect_read_fd(&loop, inotify_init1(IN_CLOEXEC | IN_NONBLOCK), "inotify", 0,
+                 64, UV_ESPIPE);
   /* A pseudo-terminal's master, where the machine has them. */
   fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd >= 0) {
-    CHECK_OK(close(fd));
-    expect_read(&loop, "/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK, 0, 8,
-                UV_ESPIPE);
+    CHECK_OK(fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK));
+    expect_read_fd(&loop, fd, "pty", 0, 8, UV_ESPIPE);
   }
   nl_test_close_loop(&loop);
 }
