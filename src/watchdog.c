@@ -263,6 +263,7 @@ static uint64_t look(struct nl__wd_loop* w, uint64_t now, struct report* r) {
   uint64_t due;
   uint64_t id;
   uint64_t end;
+  int phase_waits;
 
   if (w->rep_level != LEVEL_NONE) {
     if (atomic_load_explicit(&w->watch, memory_order_acquire) != 0)
@@ -276,6 +277,12 @@ static uint64_t look(struct nl__wd_loop* w, uint64_t now, struct report* r) {
 
   if (snapshot_read(w, &s) != 0)
     return now + MIN_SLEEP;
+  /* A callback that took the phase over soon after it began (within half
+   * the threshold) is the one to report: the phase waits for it, instead
+   * of crossing first by the moment between its start and the
+   * callback's (seen under load: the phase reported, the callback not). */
+  phase_waits = s.cb_id != 0 && s.ph_id != 0 && s.cb_start > s.ph_start &&
+                s.cb_start - s.ph_start < thr / 2;
   if (s.cb_id != 0 && now - s.cb_start >= thr) {
     w->rep_level = LEVEL_CB;
     id = s.cb_id;
@@ -283,7 +290,7 @@ static uint64_t look(struct nl__wd_loop* w, uint64_t now, struct report* r) {
     w->rep_kind = s.cb_kind;
     w->rep_fn = s.cb_fn;
     w->rep_phase = s.cb_phase;
-  } else if (s.ph_id != 0 && s.ph_id != w->ph_covered &&
+  } else if (s.ph_id != 0 && s.ph_id != w->ph_covered && !phase_waits &&
              now - s.ph_start >= thr) {
     w->rep_level = LEVEL_PHASE;
     id = s.ph_id;
@@ -296,7 +303,7 @@ static uint64_t look(struct nl__wd_loop* w, uint64_t now, struct report* r) {
     due = now + thr;
     if (s.cb_id != 0)
       due = min_u64(due, s.cb_start + thr);
-    if (s.ph_id != 0 && s.ph_id != w->ph_covered)
+    if (s.ph_id != 0 && s.ph_id != w->ph_covered && !phase_waits)
       due = min_u64(due, s.ph_start + thr);
     return due;
   }

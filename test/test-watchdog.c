@@ -455,6 +455,44 @@ TEST(api_phase_of_short_callbacks) {
   recorder_destroy(&rec);
 }
 
+/* A callback that blocks a few milliseconds into its phase (a short one
+ * ran first) is reported as the callback, not as the phase, which
+ * crosses the threshold first by those milliseconds. */
+static void short_first_cb(uv_timer_t* t) {
+  (void) t;
+  nl_wd_test_block(10);
+}
+
+TEST(api_callback_not_its_phase) {
+  uv_timer_t first;
+  uv_timer_t slow;
+  struct recorder rec;
+  uv_loop_t loop;
+
+  recorder_init(&rec);
+  rec.phases_too = 1;
+  rec.phase_only = "timers";
+  block_ms = 300;
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(nl_loop_set_blocked_threshold(&loop, 100, record_cb, &rec));
+  CHECK_OK(uv_timer_init(&loop, &first));
+  CHECK_OK(uv_timer_init(&loop, &slow));
+  CHECK_OK(uv_timer_start(&first, short_first_cb, 10, 0));
+  CHECK_OK(uv_timer_start(&slow, nl_wd_test_timer_cb, 10, 0));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(wait_reports(&rec, 2), 2);
+  sleep_ms(50);
+  CHECK_EQ(wait_reports(&rec, 2), 2);
+  CHECK_STREQ(rec.s[0].r.kind, "timer");
+  CHECK(rec.s[0].r.callback == (const void*) nl_wd_test_timer_cb);
+  CHECK_EQ(rec.s[0].r.done, 0);
+  CHECK(rec.s[0].r.elapsed_ns >= 100 * MS && rec.s[0].r.elapsed_ns < 300 * MS);
+  CHECK_STREQ(rec.s[1].r.kind, "timer");
+  CHECK_EQ(rec.s[1].r.done, 1);
+  nl_test_close_loop(&loop);
+  recorder_destroy(&rec);
+}
+
 /* uv_loop_close while the watchdog is inside a report of that loop: the
  * close waits for it, and nothing touches the loop after (the memory is
  * freed, so ASan and TSan would see it). */
