@@ -32,21 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define MAX_EVENTS 256
 #define CLIENTS 40   /* libuv's benchmark: 40 clients */
 #define MAX_SERVERS 64
-
-static void die(const char* what) {
-  fprintf(stderr, "floor_multi_accept: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static struct sockaddr_in addr;
 

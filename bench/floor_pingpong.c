@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 static const char PING[] = "PING\n";
 static const char PONG[] = "PONG\n";
 #define MSG_LEN 5
@@ -50,22 +52,9 @@ static double deadline;
 static long long roundtrips;
 static int client_done;
 
-static void die(const char* what) {
-  fprintf(stderr, "floor_pingpong: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
 static void fail(const char* what) {
   fprintf(stderr, "floor_pingpong: %s\n", what);
   exit(1);
-}
-
-static double now(void) {
-  struct timespec ts;
-
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-    die("clock_gettime");
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 /* Five bytes into a socket whose buffer holds at most one earlier message

@@ -42,19 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define MAX_EVENTS 1024
-
-static void die(const char* what) {
-  fprintf(stderr, "floor_pound: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* Where the server listens: an ephemeral port on 127.0.0.1, or a path. */
 static int use_pipe;

@@ -28,17 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec t;
-
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
-}
-
-static void die(const char* what) {
-  perror(what);
-  exit(1);
-}
+#include "floor.h"
 
 static void reader(int ls) {
   static char buf[65536];

@@ -35,28 +35,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define PASSES 7
 
 static char dir[4096];
 static int nfiles = 10000;
 static int file_size = 1024;
 
-static void die(const char* what) {
-  fprintf(stderr, "floor_read_files: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
 static void fail(const char* what) {
   fprintf(stderr, "floor_read_files: %s\n", what);
   exit(1);
-}
-
-static double now(void) {
-  struct timespec ts;
-
-  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-    die("clock_gettime");
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void file_path(char* out, size_t cap, int i) {

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 #define OP_EPOLL_WAIT 59   /* newer than the system's header */
 #define MSG "PING\n"
 #define MSG_LEN 5
@@ -44,18 +46,6 @@
 enum { EPOLL, URING_EPOLL_WAIT, URING_POLL, URING_RECV_SEND, NWAYS };
 static const char* const way_name[NWAYS] = {
     "epoll", "uring_epoll_wait", "uring_poll", "uring_recv_send"};
-
-static void die(const char* what) {
-  fprintf(stderr, "floor_wait: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static double now(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* ---- a minimal ring ---------------------------------------------------- */
 
