@@ -381,10 +381,19 @@ static void spin_init(struct uv__spin* s) {
   s->first = 1;
 }
 
+/* The pool's threads spin with the loop that gets their completions
+ * (threadpool.c): a loop that catches a completion at once submits the
+ * next job within microseconds, before a worker that slept could wake.
+ * Both spins are sampled, and judged, together. */
+static void spin_set(struct uv__spin* s, int spin) {
+  s->spin = (unsigned char) spin;
+  __atomic_store_n(&s->pool, (unsigned char) spin, __ATOMIC_RELAXED);
+}
+
 static void spin_start_round(struct uv__spin* s, uint64_t now) {
   s->block = 1;
   s->waits = 0;
-  s->spin = s->first;
+  spin_set(s, s->first);
   s->first = !s->first;
   s->round_start = now;
   s->ns[0] = s->ns[1] = 0;
@@ -411,7 +420,7 @@ static void spin_decide(uv_loop_t* loop, uint64_t now) {
   else if (s->hold_factor < UV__SPIN_HOLD_MAX_FACTOR)
     s->hold_factor *= 2;
   s->chosen = choice;
-  s->spin = choice;
+  spin_set(s, choice);
   s->block = 0;
   /* Bounded both ways: long enough to pay for the sampling, short enough
    * to notice within seconds that the workload changed. */
@@ -458,7 +467,7 @@ static void spin_wait_end(uv_loop_t* loop) {
   if (s->block == 1) {
     s->block = 2;
     s->waits = 0;
-    s->spin = !s->spin;
+    spin_set(s, !s->spin);
     return;
   }
   spin_decide(loop, now);

@@ -30,6 +30,8 @@ static struct {
   uv_thread_t threads[UV__POOL_MAX_SIZE];
   unsigned int nthreads;
   unsigned int idle;              /* threads waiting on cond */
+  unsigned int spinning;          /* threads looking for work unlocked */
+  unsigned int cpus;              /* uv_available_parallelism() at start */
   unsigned int slow_running;
   unsigned int slow_max;          /* half the threads, at least one */
   int stopping;
@@ -95,13 +97,19 @@ static void cancelled_marker(struct uv__work* w) {
 
 /* Hands a finished (or cancelled) item to its loop. Only the first item
  * of a batch writes to the loop's wakeup descriptor; the loop takes the
- * whole batch when it wakes. */
-static void post_done(struct uv__work* w) {
+ * whole batch when it wakes. Returns how long (ns) the worker should look
+ * for the loop's next item before it sleeps: the loop's spin budget while
+ * that loop spins, else 0 (see wait_for_work). */
+static uint64_t post_done(struct uv__work* w) {
   uv_loop_t* loop = item_loop(w);
   unsigned int seen = 0;
+  uint64_t spin_ns;
   int wake;
 
   uv_mutex_lock(&loop->wq_mutex);
+  spin_ns = 0;
+  if (__atomic_load_n(&loop->spin.pool, __ATOMIC_RELAXED))
+    spin_ns = (uint64_t) loop->spin.budget_us * 1000;
   uv__queue_insert_tail(&loop->wq_done, &w->node);
   /* Atomic because the loop peeks at it without the lock between waits. */
   wake = !__atomic_exchange_n(&loop->wq_notified, 1, __ATOMIC_SEQ_CST);
@@ -116,6 +124,48 @@ static void post_done(struct uv__work* w) {
    * and uv_loop_close() waits for it. */
   if (wake)
     uv__async_wake_end(loop, &loop->wq_taken, seen);
+  return spin_ns;
+}
+
+/* A loop that spins catches this completion at once, and its callback
+ * often submits the next item within microseconds (one stat after
+ * another, say). A worker asleep by then costs the loop a wakeup (a
+ * futex system call) and the item the time the kernel takes to wake a
+ * thread: tens of microseconds on some VMs, several times the work. So
+ * while its loop spins, a worker that finds nothing to do looks for work
+ * for as long as the loop would, before it sleeps. Whether that pays is
+ * the loop's judgement (src/async.c), which samples callbacks per second
+ * with both spins and with neither. Called with the pool unlocked;
+ * returns with it locked. */
+static void wait_for_work(uint64_t spin_ns) {
+  uint64_t start;
+  int i;
+
+  uv_mutex_lock(&pool.mutex);
+  /* Only while a CPU is free for it besides the loop and the busy
+   * workers: a spinner that takes a CPU from them slows the very loop
+   * that is to submit the next item. One is enough to take that item. */
+  if (spin_ns == 0 || !uv__queue_empty(&pool.queue) || pool.stopping ||
+      pool.spinning != 0 || pool.busy + 2 > pool.cpus)
+    return;
+  /* Counted, so that a submission finds it and does not wake a sleeper. */
+  pool.spinning++;
+  uv_mutex_unlock(&pool.mutex);
+  start = uv__hrtime_ns();
+  do {
+    for (i = 0; i < 64; i++) {
+      if (__atomic_load_n(&pool.queued, __ATOMIC_RELAXED) != 0)
+        goto found;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  } while (uv__hrtime_ns() - start < spin_ns);
+found:
+  /* The queue is looked at again under the lock: an item submitted after
+   * the last look, when this thread no longer counted, woke a sleeper. */
+  uv_mutex_lock(&pool.mutex);
+  pool.spinning--;
 }
 
 static void worker(void* arg) {
@@ -172,8 +222,7 @@ static void worker(void* arg) {
       }
     }
     uv_mutex_unlock(&pool.mutex);
-    post_done(w);
-    uv_mutex_lock(&pool.mutex);
+    wait_for_work(post_done(w));
   }
   uv_mutex_unlock(&pool.mutex);
 }
@@ -220,6 +269,7 @@ static int start_threads(void) {
   int err = 0;
 
   pool.stopping = 0;
+  pool.cpus = uv_available_parallelism();
   for (i = 0; i < n; i++) {
     err = uv_thread_create(&pool.threads[i], worker, NULL);
     if (err != 0)
@@ -275,7 +325,8 @@ int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
   }
   uv__queue_insert_tail(&pool.queue, &w->node);
   count_queued(1);
-  if (pool.idle > 0)
+  /* A worker looking for work takes this item without a wakeup. */
+  if (pool.idle > 0 && pool.queued > pool.spinning)
     uv_cond_signal(&pool.cond);
   uv_mutex_unlock(&pool.mutex);
   return 0;

@@ -381,3 +381,132 @@ TEST(io_spin_sees_watchers_started_before_the_wait) {
   run_io("10000", 2, &r);
   CHECK(r.intervals[IO_BYTES / 2] < 5 * 1000000u);
 }
+
+/* While its loop spins, a pool thread that finds nothing to do looks for
+ * the loop's next job for as long as the loop would spin, instead of
+ * sleeping: that job, submitted by the completion's callback 300 us
+ * after the first ended, then runs on the same thread, which gave up its
+ * CPU (a voluntary context switch) not once in between. With 0 the
+ * thread sleeps as soon as the queue is empty; only a thread preempted
+ * for those 300 us on its way to sleep (beside other tests) finds the
+ * next job without sleeping. The 30 jobs come before the sampling's
+ * first block ends (48 waits), which always spins. */
+#define HANDOFF_JOBS 30
+
+struct handoff {
+  int n;
+  int caught;
+  uv_thread_t thread[HANDOFF_JOBS + 1];
+  long csw_start[HANDOFF_JOBS + 1];
+  long csw_end[HANDOFF_JOBS + 1];
+};
+
+static long thread_voluntary_switches(void) {
+  struct rusage ru;
+  CHECK_OK(getrusage(RUSAGE_THREAD, &ru));
+  return ru.ru_nvcsw;
+}
+
+static void handoff_work(uv_work_t* req) {
+  struct handoff* h = req->data;
+
+  h->thread[h->n] = uv_thread_self();
+  h->csw_start[h->n] = thread_voluntary_switches();
+  h->csw_end[h->n] = thread_voluntary_switches();
+}
+
+static void handoff_done(uv_work_t* req, int status) {
+  struct handoff* h = req->data;
+  uint64_t t0;
+  int i = h->n;
+
+  CHECK_OK(status);
+  if (i > 0 && uv_thread_equal(&h->thread[i], &h->thread[i - 1]) &&
+      h->csw_start[i] == h->csw_end[i - 1])
+    h->caught++;
+  if (++h->n > HANDOFF_JOBS)
+    return;
+  t0 = uv_hrtime();
+  while (uv_hrtime() - t0 < 300 * 1000)
+    ;
+  CHECK_OK(uv_queue_work(req->loop, req, handoff_work, handoff_done));
+}
+
+static int run_handoffs(const char* spin_us) {
+  struct handoff h;
+  uv_loop_t loop;
+  uv_work_t req;
+
+  memset(&h, 0, sizeof(h));
+  spin_loop_init(&loop, spin_us);
+  req.data = &h;
+  CHECK_OK(uv_queue_work(&loop, &req, handoff_work, handoff_done));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(h.n, HANDOFF_JOBS + 1);
+  CHECK_OK(uv_loop_close(&loop));
+  return h.caught;
+}
+
+TEST(pool_thread_waits_for_the_next_job_while_its_loop_spins) {
+  need_two_cpus();
+  CHECK(run_handoffs("0") <= HANDOFF_JOBS / 3);
+  /* Most, not all: a preemption of the loop longer than the budget, or
+   * the pool's lock taken by both at once, costs a catch. */
+  CHECK(run_handoffs("5000") >= HANDOFF_JOBS / 2);
+}
+
+/* A pool thread's look for work ends by itself after the budget, racing
+ * the loop's next submission, which wakes a sleeping thread only when no
+ * thread is looking. With budgets of a few microseconds, about as long as
+ * the loop takes to submit again, the two cross thousands of times: a job
+ * submitted as the look ended, and left with no thread awake, would
+ * stall the loop, which the timer catches (no completion within a
+ * second). Up to three jobs in flight, so that looks end while other
+ * threads are busy too. */
+#define RACE_JOBS 5000
+
+static int race_done;
+static int race_seen;
+static uv_timer_t race_timer;
+
+static void noop_work(uv_work_t* req) {
+  (void) req;
+}
+
+static void race_again(uv_work_t* req, int status) {
+  CHECK_OK(status);
+  if (++race_done + 2 < RACE_JOBS)
+    CHECK_OK(uv_queue_work(req->loop, req, noop_work, race_again));
+  else if (!uv_is_closing((uv_handle_t*) &race_timer))
+    uv_close((uv_handle_t*) &race_timer, NULL);
+}
+
+static void race_check(uv_timer_t* t) {
+  CHECK(race_done != race_seen);
+  race_seen = race_done;
+  (void) t;
+}
+
+TEST(pool_look_for_work_loses_no_job_stress) {
+  static const char* budgets[] = {"1", "2", "3", "5", "8"};
+  uv_work_t reqs[3];
+  uv_loop_t loop;
+  unsigned int b;
+  int inflight;
+  int i;
+
+  need_two_cpus();
+  for (b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++)
+    for (inflight = 1; inflight <= 3; inflight++) {
+      spin_loop_init(&loop, budgets[b]);
+      race_done = 0;
+      race_seen = -1;
+      CHECK_OK(uv_timer_init(&loop, &race_timer));
+      CHECK_OK(uv_timer_start(&race_timer, race_check, 1000, 1000));
+      for (i = 0; i < inflight; i++)
+        CHECK_OK(uv_queue_work(&loop, &reqs[i], noop_work, race_again));
+      CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+      CHECK_EQ(race_done, RACE_JOBS - 2 + inflight - 1);
+      CHECK_OK(uv_loop_close(&loop));
+    }
+}

@@ -86,6 +86,7 @@ struct uv__spin {
   unsigned char spin;     /* spin before the next wait */
   unsigned char chosen;   /* the last decision */
   unsigned char first;    /* the kind the next round samples first */
+  unsigned char pool;     /* `spin`, for the pool's threads (atomic) */
   uint16_t runs;          /* uv_run() calls in progress (nested ones too) */
 };
 
