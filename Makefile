@@ -60,7 +60,7 @@ check-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
 	  -DNL_WERROR=ON -DNL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
 	@tools/build.sh build-tsan $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/test/tsan.supp" \
 	  ctest -j $(JOBS) -L threaded --output-on-failure
 
 bench: build
