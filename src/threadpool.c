@@ -19,6 +19,12 @@
 
 #define UV__POOL_DEFAULT_SIZE 4
 #define UV__POOL_MAX_SIZE 1024
+/* The longest a worker looks for work before it sleeps (wait_for_work):
+ * the next item it waits for comes from a callback of the loop; one that
+ * takes longer than this before it submits dwarfs the wakeup the look
+ * saves, and a loop with a large spin budget (NODELOOP_SPIN_US) may have
+ * nothing more to submit at all. */
+#define UV__POOL_LOOK_MAX_NS ((uint64_t) 50 * 1000)
 
 /* The thread table is static, so that the pool starts without allocating:
  * a program whose allocator fails (uv_replace_allocator) still gets its
@@ -110,6 +116,8 @@ static uint64_t post_done(struct uv__work* w) {
   spin_ns = 0;
   if (__atomic_load_n(&loop->spin.pool, __ATOMIC_RELAXED))
     spin_ns = (uint64_t) loop->spin.budget_us * 1000;
+  if (spin_ns > UV__POOL_LOOK_MAX_NS)
+    spin_ns = UV__POOL_LOOK_MAX_NS;
   uv__queue_insert_tail(&loop->wq_done, &w->node);
   /* Atomic because the loop peeks at it without the lock between waits. */
   wake = !__atomic_exchange_n(&loop->wq_notified, 1, __ATOMIC_SEQ_CST);
@@ -133,7 +141,8 @@ static uint64_t post_done(struct uv__work* w) {
  * futex system call) and the item the time the kernel takes to wake a
  * thread: tens of microseconds on some VMs, several times the work. So
  * while its loop spins, a worker that finds nothing to do looks for work
- * for as long as the loop would, before it sleeps. Whether that pays is
+ * for as long as the loop would (at most UV__POOL_LOOK_MAX_NS), before it
+ * sleeps. Whether that pays is
  * the loop's judgement (src/async.c), which samples callbacks per second
  * with both spins and with neither. Called with the pool unlocked;
  * returns with it locked. */
@@ -211,8 +220,10 @@ static void worker(void* arg) {
 
     uv_mutex_lock(&pool.mutex);
     count_busy(-1);
-    /* No longer cancellable: see uv__work_cancel. */
-    w->work = NULL;
+    /* No longer cancellable: see uv__work_cancel. Atomic: the loop thread
+     * looks at it without the lock to tell ring requests from the pool's
+     * (uv__ring_fs_cancel). */
+    __atomic_store_n(&w->work, NULL, __ATOMIC_RELAXED);
     if (slow) {
       pool.slow_running--;
       if (!uv__queue_empty(&pool.slow_waiting)) {

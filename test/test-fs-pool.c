@@ -265,3 +265,48 @@ TEST(request_in_flight_is_refused) {
   fs_destroy_blockers();
   nl_test_close_loop(&loop);
 }
+
+/* uv_cancel() of file-system requests while the pool's threads take and
+ * finish them: each callback runs once, with UV_ECANCELED or the stat's
+ * result, and the loop thread's look at whether a request waits on a
+ * ring (src/linux/uring.c) is no data race with a worker marking it
+ * started (ThreadSanitizer). Made outside uv_run, they go to the pool. */
+#define FS_CANCEL_ROUNDS 1000
+#define FS_CANCEL_BATCH 8
+
+static int fs_race_calls;
+static int fs_race_cancelled;
+
+static void fs_race_cb(uv_fs_t* req) {
+  fs_race_calls++;
+  if (req->result == UV_ECANCELED)
+    fs_race_cancelled++;
+  else
+    CHECK_OK(req->result);
+  uv_fs_req_cleanup(req);
+}
+
+TEST(cancel_races_with_workers_stress) {
+  uv_fs_t reqs[FS_CANCEL_BATCH];
+  uv_loop_t loop;
+  int round;
+  int i;
+  int r;
+
+  start(&loop);
+  fs_race_calls = 0;
+  fs_race_cancelled = 0;
+  for (round = 0; round < FS_CANCEL_ROUNDS; round++) {
+    for (i = 0; i < FS_CANCEL_BATCH; i++)
+      CHECK_OK(uv_fs_stat(&loop, &reqs[i], nl_test_tmpdir(), fs_race_cb));
+    for (i = FS_CANCEL_BATCH - 1; i >= 0; i--) {
+      r = uv_cancel((uv_req_t*) &reqs[i]);
+      CHECK(r == 0 || r == UV_EBUSY);
+    }
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+    CHECK_EQ(fs_race_calls, (round + 1) * FS_CANCEL_BATCH);
+  }
+  printf("cancelled %d of %d\n", fs_race_cancelled,
+         FS_CANCEL_ROUNDS * FS_CANCEL_BATCH);
+  nl_test_close_loop(&loop);
+}

@@ -383,14 +383,14 @@ TEST(io_spin_sees_watchers_started_before_the_wait) {
 }
 
 /* While its loop spins, a pool thread that finds nothing to do looks for
- * the loop's next job for as long as the loop would spin, instead of
- * sleeping: that job, submitted by the completion's callback 300 us
- * after the first ended, then runs on the same thread, which gave up its
- * CPU (a voluntary context switch) not once in between. With 0 the
- * thread sleeps as soon as the queue is empty; only a thread preempted
- * for those 300 us on its way to sleep (beside other tests) finds the
- * next job without sleeping. The 30 jobs come before the sampling's
- * first block ends (48 waits), which always spins. */
+ * the loop's next job for as long as the loop would spin (at most 50 us),
+ * instead of sleeping: that job, submitted by the completion's callback
+ * 10 us after the first ended, then runs on the same thread, which gave
+ * up its CPU (a voluntary context switch) not once in between. With 0 the
+ * thread sleeps as soon as the queue is empty; only a thread preempted on
+ * its way to sleep (beside other tests) until the loop woke and submitted
+ * again finds the next job without sleeping. The 30 jobs come before the
+ * sampling's first block ends (48 waits), which always spins. */
 #define HANDOFF_JOBS 30
 
 struct handoff {
@@ -427,7 +427,7 @@ static void handoff_done(uv_work_t* req, int status) {
   if (++h->n > HANDOFF_JOBS)
     return;
   t0 = uv_hrtime();
-  while (uv_hrtime() - t0 < 300 * 1000)
+  while (uv_hrtime() - t0 < 10 * 1000)
     ;
   CHECK_OK(uv_queue_work(req->loop, req, handoff_work, handoff_done));
 }

@@ -458,11 +458,14 @@ int uv__ring_fs_submit(uv_loop_t* loop, uv_fs_t* req) {
 
 int uv__ring_fs_cancel(uv_fs_t* req) {
   struct nl__ring* r;
+  void (*work)(struct uv__work*);
 
-  if (req->work_req.work == ring_kernel_mark ||
-      req->work_req.work == ring_canceled_mark)
+  /* A pool thread may be writing it (the pool's request, started): read
+   * once, atomically. Only this thread sets the ring's marks. */
+  work = __atomic_load_n(&req->work_req.work, __ATOMIC_RELAXED);
+  if (work == ring_kernel_mark || work == ring_canceled_mark)
     return UV_EBUSY;
-  if (req->work_req.work != ring_waiting_mark)
+  if (work != ring_waiting_mark)
     return -1;
   r = req->loop->ring;
   uv__queue_remove(&req->work_req.node);
