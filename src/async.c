@@ -339,12 +339,6 @@ void uv__async_run_end(uv_loop_t* loop) {
 #define UV__SPIN_HOLD_MIN_NS ((uint64_t) 10 * 1000 * 1000)
 #define UV__SPIN_HOLD_MAX_NS ((uint64_t) 10 * 1000 * 1000 * 1000)
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 /* Loop thread only. Sequentially consistent loads: see the top of the
  * file for the pairing with the senders. */
 static int wakeup_pending(uv_loop_t* loop) {
@@ -505,7 +499,7 @@ int uv__async_spin(uv_loop_t* loop, int timeout) {
         spin_wait_end(loop);
         return 1;
       }
-      cpu_relax();
+      uv__cpu_relax();
     }
     /* A system call, hence only every 32 looks at the flags. */
     if (io && uv__poller_peek(loop)) {

@@ -66,6 +66,14 @@ char* uv__strndup(const char* s, size_t n);
  */
 void uv__handle_init(uv_loop_t* loop, uv_handle_t* h, uv_handle_type type);
 
+/* One step of a busy wait: tells the CPU (and a hypervisor watching for
+ * pause loops) that this thread is spinning. */
+static inline void uv__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 static inline int uv__is_active(const uv_handle_t* h) {
   return (h->flags & UV__HANDLE_ACTIVE) != 0;
 }

@@ -142,10 +142,9 @@ static uint64_t post_done(struct uv__work* w) {
  * thread: tens of microseconds on some VMs, several times the work. So
  * while its loop spins, a worker that finds nothing to do looks for work
  * for as long as the loop would (at most UV__POOL_LOOK_MAX_NS), before it
- * sleeps. Whether that pays is
- * the loop's judgement (src/async.c), which samples callbacks per second
- * with both spins and with neither. Called with the pool unlocked;
- * returns with it locked. */
+ * sleeps. Whether that pays is the loop's judgement (src/async.c), which
+ * samples callbacks per second with both spins and with neither. Called
+ * with the pool unlocked; returns with it locked. */
 static void wait_for_work(uint64_t spin_ns) {
   uint64_t start;
   int i;
@@ -165,9 +164,7 @@ static void wait_for_work(uint64_t spin_ns) {
     for (i = 0; i < 64; i++) {
       if (__atomic_load_n(&pool.queued, __ATOMIC_RELAXED) != 0)
         goto found;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      uv__cpu_relax();
     }
   } while (uv__hrtime_ns() - start < spin_ns);
 found:
