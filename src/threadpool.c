@@ -42,7 +42,8 @@ static struct {
   unsigned int slow_max;          /* half the threads, at least one */
   int stopping;
   struct uv__queue queue;         /* submitted, not started, in order */
-  struct uv__queue slow_waiting;  /* slow items held back by slow_max */
+  struct uv__queue slow_waiting;  /* slow items, in order */
+  struct uv__queue slow_turn;     /* on queue: the next slow item's turn */
   unsigned int queued;            /* items in the two queues */
   unsigned int busy;              /* workers running an item */
 } pool = {UV_ONCE_INIT};
@@ -174,8 +175,44 @@ found:
   pool.spinning--;
 }
 
-static void worker(void* arg) {
+/* Pool lock held. Takes the next item a worker may start off its queue,
+ * or returns NULL. Slow items (DNS) wait in a list of their own and take
+ * turns with the rest: the main queue holds one turn for them while any
+ * wait (submission queues it). A worker that reaches the turn starts the
+ * first of them, and puts the turn back at the tail if more wait, behind
+ * what was queued meanwhile. While half the threads run slow items, the
+ * turn keeps its place and workers pass it by. */
+static struct uv__work* take_item(int* slow) {
   struct uv__queue* q;
+
+  if (uv__queue_empty(&pool.queue))
+    return NULL;
+  q = uv__queue_head(&pool.queue);
+  *slow = 0;
+  if (q == &pool.slow_turn) {
+    if (uv__queue_empty(&pool.slow_waiting)) {
+      uv__queue_remove(q);   /* they were cancelled */
+      return take_item(slow);
+    }
+    if (pool.slow_running < pool.slow_max) {
+      uv__queue_remove(q);
+      q = uv__queue_head(&pool.slow_waiting);
+      uv__queue_remove(q);
+      if (!uv__queue_empty(&pool.slow_waiting))
+        uv__queue_insert_tail(&pool.queue, &pool.slow_turn);
+      pool.slow_running++;
+      *slow = 1;
+      return uv__container_of(q, struct uv__work, node);
+    }
+    q = q->next;
+    if (q == &pool.queue)
+      return NULL;
+  }
+  uv__queue_remove(q);
+  return uv__container_of(q, struct uv__work, node);
+}
+
+static void worker(void* arg) {
   struct uv__work* w;
   uv_req_t* req;
   uint64_t start;
@@ -184,24 +221,13 @@ static void worker(void* arg) {
   (void) arg;
   uv_mutex_lock(&pool.mutex);
   for (;;) {
-    while (uv__queue_empty(&pool.queue) && !pool.stopping) {
+    while (!pool.stopping && (w = take_item(&slow)) == NULL) {
       pool.idle++;
       uv_cond_wait(&pool.cond, &pool.mutex);
       pool.idle--;
     }
     if (pool.stopping)
       break;
-    q = uv__queue_head(&pool.queue);
-    uv__queue_remove(q);
-    w = uv__container_of(q, struct uv__work, node);
-    slow = item_is_slow(w);
-    if (slow) {
-      if (pool.slow_running >= pool.slow_max) {
-        uv__queue_insert_tail(&pool.slow_waiting, q);
-        continue;
-      }
-      pool.slow_running++;
-    }
     count_queued(-1);
     count_busy(1);
     uv_mutex_unlock(&pool.mutex);
@@ -221,14 +247,8 @@ static void worker(void* arg) {
      * looks at it without the lock to tell ring requests from the pool's
      * (uv__ring_fs_cancel). */
     __atomic_store_n(&w->work, NULL, __ATOMIC_RELAXED);
-    if (slow) {
-      pool.slow_running--;
-      if (!uv__queue_empty(&pool.slow_waiting)) {
-        q = uv__queue_head(&pool.slow_waiting);
-        uv__queue_remove(q);
-        uv__queue_insert_head(&pool.queue, q);
-      }
-    }
+    if (slow)
+      pool.slow_running--;   /* a turn passed by is due now */
     uv_mutex_unlock(&pool.mutex);
     wait_for_work(post_done(w));
   }
@@ -266,6 +286,7 @@ static void pool_init(void) {
     abort();
   uv__queue_init(&pool.queue);
   uv__queue_init(&pool.slow_waiting);
+  uv__queue_init(&pool.slow_turn);
 }
 
 /* Pool lock held. Starts as many threads as it can, up to the configured
@@ -331,10 +352,18 @@ int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
       return err;
     }
   }
-  uv__queue_insert_tail(&pool.queue, &w->node);
+  if (item_is_slow(w)) {
+    uv__queue_insert_tail(&pool.slow_waiting, &w->node);
+    if (!uv__queue_linked(&pool.slow_turn))
+      uv__queue_insert_tail(&pool.queue, &pool.slow_turn);
+  } else {
+    uv__queue_insert_tail(&pool.queue, &w->node);
+  }
   count_queued(1);
-  /* A worker looking for work takes this item without a wakeup. */
-  if (pool.idle > 0 && pool.queued > pool.spinning)
+  /* A worker looking for work takes this item without a wakeup; a slow
+   * item held back by the others wakes nobody. */
+  if (pool.idle > 0 && pool.queued > pool.spinning &&
+      (!item_is_slow(w) || pool.slow_running < pool.slow_max))
     uv_cond_signal(&pool.cond);
   uv_mutex_unlock(&pool.mutex);
   return 0;

@@ -41,6 +41,7 @@ static struct {
   int active;         /* lookups inside the fakes right now */
   int max_active;
   int cpu_jobs_ran;   /* see slow_lookups_leave_threads_for_work */
+  void (*on_enter)(void); /* called, locked, as a lookup enters */
   char node[600];     /* the last getaddrinfo() arguments */
   char service[64];
   int had_hints;
@@ -57,6 +58,8 @@ static enum fake_mode fake_enter(void) {
 
   pthread_mutex_lock(&fake.mutex);
   fake.calls++;
+  if (fake.on_enter != NULL)
+    fake.on_enter();
   fake.active++;
   if (fake.active > fake.max_active)
     fake.max_active = fake.active;
@@ -139,7 +142,7 @@ int getnameinfo(const struct sockaddr* sa, socklen_t salen, char* host,
   return r;
 }
 
-static void fake_set(enum fake_mode mode, int code, int err) {
+static inline void fake_set(enum fake_mode mode, int code, int err) {
   pthread_mutex_lock(&fake.mutex);
   fake.mode = mode;
   fake.fail_code = code;
@@ -148,14 +151,14 @@ static void fake_set(enum fake_mode mode, int code, int err) {
   pthread_mutex_unlock(&fake.mutex);
 }
 
-static void fake_release(void) {
+static inline void fake_release(void) {
   pthread_mutex_lock(&fake.mutex);
   fake.released = 1;
   pthread_cond_broadcast(&fake.cond);
   pthread_mutex_unlock(&fake.mutex);
 }
 
-static int fake_calls(void) {
+static inline int fake_calls(void) {
   int n;
   pthread_mutex_lock(&fake.mutex);
   n = fake.calls;
@@ -165,7 +168,7 @@ static int fake_calls(void) {
 
 /* Waits up to 10 s for *counter (a field of fake) to reach want; returns
  * whether it did. */
-static int fake_wait_for(const int* counter, int want) {
+static inline int fake_wait_for(const int* counter, int want) {
   struct timespec deadline;
   int ok;
 
@@ -187,7 +190,7 @@ static int fake_wait_for(const int* counter, int want) {
 static long allocs_total;
 static long allocs_live;
 
-static void* count_malloc(size_t n) {
+static inline void* count_malloc(size_t n) {
   void* p = malloc(n);
   if (p != NULL) {
     __atomic_add_fetch(&allocs_total, 1, __ATOMIC_RELAXED);
@@ -196,7 +199,7 @@ static void* count_malloc(size_t n) {
   return p;
 }
 
-static void* count_calloc(size_t n, size_t size) {
+static inline void* count_calloc(size_t n, size_t size) {
   void* p = calloc(n, size);
   if (p != NULL) {
     __atomic_add_fetch(&allocs_total, 1, __ATOMIC_RELAXED);
@@ -205,7 +208,7 @@ static void* count_calloc(size_t n, size_t size) {
   return p;
 }
 
-static void* count_realloc(void* old, size_t n) {
+static inline void* count_realloc(void* old, size_t n) {
   void* p = realloc(old, n);
   if (old == NULL && p != NULL) {
     __atomic_add_fetch(&allocs_total, 1, __ATOMIC_RELAXED);
@@ -214,29 +217,29 @@ static void* count_realloc(void* old, size_t n) {
   return p;
 }
 
-static void count_free(void* p) {
+static inline void count_free(void* p) {
   if (p != NULL)
     __atomic_sub_fetch(&allocs_live, 1, __ATOMIC_RELAXED);
   free(p);
 }
 
-static void use_counting_allocator(void) {
+static inline void use_counting_allocator(void) {
   CHECK_OK(uv_replace_allocator(count_malloc, count_realloc, count_calloc,
                                 count_free));
 }
 
-static long live(void) {
+static inline long live(void) {
   return __atomic_load_n(&allocs_live, __ATOMIC_RELAXED);
 }
 
-static long total(void) {
+static inline long total(void) {
   return __atomic_load_n(&allocs_total, __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------------------
  * Helpers.
  */
-static int has_ip4(const struct addrinfo* ai, const char* ip, int port) {
+static inline int has_ip4(const struct addrinfo* ai, const char* ip, int port) {
   const struct sockaddr_in* sin;
   char buf[INET_ADDRSTRLEN];
 
@@ -251,7 +254,7 @@ static int has_ip4(const struct addrinfo* ai, const char* ip, int port) {
   return 0;
 }
 
-static int has_ip6(const struct addrinfo* ai, const char* ip, int port) {
+static inline int has_ip6(const struct addrinfo* ai, const char* ip, int port) {
   const struct sockaddr_in6* sin6;
   char buf[INET6_ADDRSTRLEN];
 
@@ -266,7 +269,7 @@ static int has_ip6(const struct addrinfo* ai, const char* ip, int port) {
   return 0;
 }
 
-static void on_loop_thread(void) {
+static inline void on_loop_thread(void) {
   uv_thread_t self = uv_thread_self();
   CHECK(uv_thread_equal(&self, &loop_thread));
 }
@@ -278,18 +281,18 @@ static uv_work_t blockers[POOL];
 static uv_sem_t blocker_started;
 static uv_sem_t blocker_release;
 
-static void blocker_work(uv_work_t* req) {
+static inline void blocker_work(uv_work_t* req) {
   (void) req;
   uv_sem_post(&blocker_started);
   uv_sem_wait(&blocker_release);
 }
 
-static void blocker_done(uv_work_t* req, int status) {
+static inline void blocker_done(uv_work_t* req, int status) {
   (void) req;
   CHECK_EQ(status, 0);
 }
 
-static void block_pool(uv_loop_t* loop) {
+static inline void block_pool(uv_loop_t* loop) {
   int i;
 
   CHECK_OK(uv_sem_init(&blocker_started, 0));
@@ -300,13 +303,13 @@ static void block_pool(uv_loop_t* loop) {
     uv_sem_wait(&blocker_started);
 }
 
-static void unblock_pool(void) {
+static inline void unblock_pool(void) {
   int i;
   for (i = 0; i < POOL; i++)
     uv_sem_post(&blocker_release);
 }
 
-static void destroy_pool_blocker(void) {
+static inline void destroy_pool_blocker(void) {
   uv_sem_destroy(&blocker_started);
   uv_sem_destroy(&blocker_release);
 }
