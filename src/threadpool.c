@@ -180,33 +180,37 @@ found:
  * turns with the rest: the main queue holds one turn for them while any
  * wait (submission queues it). A worker that reaches the turn starts the
  * first of them, and puts the turn back at the tail if more wait, behind
- * what was queued meanwhile. While half the threads run slow items, the
- * turn keeps its place and workers pass it by. */
+ * what was queued meanwhile. While half the threads run slow items, a
+ * worker that reaches the turn moves it to the tail and takes the item
+ * behind it, as libuv does. */
 static struct uv__work* take_item(int* slow) {
   struct uv__queue* q;
 
-  if (uv__queue_empty(&pool.queue))
-    return NULL;
-  q = uv__queue_head(&pool.queue);
   *slow = 0;
-  if (q == &pool.slow_turn) {
-    if (uv__queue_empty(&pool.slow_waiting)) {
-      uv__queue_remove(q);   /* they were cancelled */
-      return take_item(slow);
-    }
-    if (pool.slow_running < pool.slow_max) {
-      uv__queue_remove(q);
-      q = uv__queue_head(&pool.slow_waiting);
-      uv__queue_remove(q);
-      if (!uv__queue_empty(&pool.slow_waiting))
-        uv__queue_insert_tail(&pool.queue, &pool.slow_turn);
-      pool.slow_running++;
-      *slow = 1;
-      return uv__container_of(q, struct uv__work, node);
-    }
-    q = q->next;
-    if (q == &pool.queue)
+  for (;;) {
+    if (uv__queue_empty(&pool.queue))
       return NULL;
+    q = uv__queue_head(&pool.queue);
+    if (q != &pool.slow_turn)
+      break;
+    if (pool.slow_running >= pool.slow_max) {
+      if (q->next == &pool.queue)
+        return NULL;   /* nothing else: it waits for a slow item to end */
+      uv__queue_remove(q);
+      uv__queue_insert_tail(&pool.queue, q);
+      q = uv__queue_head(&pool.queue);
+      break;
+    }
+    uv__queue_remove(q);
+    if (uv__queue_empty(&pool.slow_waiting))
+      continue;   /* they were cancelled */
+    q = uv__queue_head(&pool.slow_waiting);
+    uv__queue_remove(q);
+    if (!uv__queue_empty(&pool.slow_waiting))
+      uv__queue_insert_tail(&pool.queue, &pool.slow_turn);
+    pool.slow_running++;
+    *slow = 1;
+    return uv__container_of(q, struct uv__work, node);
   }
   uv__queue_remove(q);
   return uv__container_of(q, struct uv__work, node);
@@ -248,7 +252,7 @@ static void worker(void* arg) {
      * (uv__ring_fs_cancel). */
     __atomic_store_n(&w->work, NULL, __ATOMIC_RELAXED);
     if (slow)
-      pool.slow_running--;   /* a turn passed by is due now */
+      pool.slow_running--;   /* a turn held back is due now */
     uv_mutex_unlock(&pool.mutex);
     wait_for_work(post_done(w));
   }

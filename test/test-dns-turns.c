@@ -204,3 +204,72 @@ TEST(turns_lose_no_item_stress) {
   pthread_mutex_unlock(&fake.mutex);
   CHECK_OK(uv_loop_close(&loop));
 }
+
+/* Two threads, so at most one lookup at a time. A worker that reaches the
+ * lookups' turn while that one runs moves the turn to the tail and takes
+ * the job behind it, as libuv does: the job queued after the turn then
+ * starts before the waiting lookup. Jobs here are held one by one. */
+static int gated_started;
+static int gated_released;
+
+static void gated_job_work(uv_work_t* req) {
+  int index;
+
+  (void) req;
+  pthread_mutex_lock(&fake.mutex);
+  index = gated_started++;
+  ran_add_locked('J');
+  pthread_cond_broadcast(&fake.cond);
+  while (index >= gated_released)
+    pthread_cond_wait(&fake.cond, &fake.mutex);
+  pthread_mutex_unlock(&fake.mutex);
+}
+
+static void release_jobs(int n) {
+  pthread_mutex_lock(&fake.mutex);
+  gated_released = n;
+  pthread_cond_broadcast(&fake.cond);
+  pthread_mutex_unlock(&fake.mutex);
+}
+
+TEST(held_back_turn_moves_to_the_back) {
+  uv_getaddrinfo_t lookups[2];
+  uv_work_t jobs[3];
+  uv_loop_t loop;
+  int i;
+
+  CHECK_OK(setenv("UV_THREADPOOL_SIZE", "2", 1));
+  CHECK_OK(uv_loop_init(&loop));
+  fake.on_enter = lookup_entered;
+  fake_set(FAKE_HOLD, 0, 0);
+  for (i = 0; i < 2; i++)
+    lookups[i].data = NULL;
+  for (i = 0; i < 3; i++)
+    jobs[i].data = NULL;
+  /* One thread holds the first lookup, the other the first job. */
+  CHECK_OK(uv_getaddrinfo(&loop, &lookups[0], lookup_cb, "127.0.0.1", NULL,
+                          NULL));
+  CHECK(fake_wait_for(&fake.held, 1));
+  CHECK_OK(uv_queue_work(&loop, &jobs[0], gated_job_work, job_done));
+  CHECK(fake_wait_for(&gated_started, 1));
+  /* Queued: the second lookup's turn, then two jobs. */
+  CHECK_OK(uv_getaddrinfo(&loop, &lookups[1], lookup_cb, "127.0.0.1", NULL,
+                          NULL));
+  CHECK_OK(uv_queue_work(&loop, &jobs[1], gated_job_work, job_done));
+  CHECK_OK(uv_queue_work(&loop, &jobs[2], gated_job_work, job_done));
+  /* The job's thread meets the turn while the lookup runs: the turn goes
+   * behind the last job, and the thread takes the second job. */
+  release_jobs(1);
+  CHECK(fake_wait_for(&gated_started, 2));
+  /* The lookup's thread, free now, finds the third job first. */
+  fake_release();
+  CHECK(fake_wait_for(&nran, 4));
+  CHECK_STREQ(ran_so_far(), "LJJJ");
+  release_jobs(3);
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_STREQ(ran_so_far(), "LJJJL");
+  CHECK_EQ(lookups_done, 2);
+  CHECK_EQ(jobs_done, 3);
+  CHECK_EQ(fake.max_active, 1);
+  CHECK_OK(uv_loop_close(&loop));
+}
