@@ -194,7 +194,7 @@ static struct uv__work* take_item(int* slow) {
     if (q != &pool.slow_turn)
       break;
     if (pool.slow_running >= pool.slow_max) {
-      if (q->next == &pool.queue)
+      if (uv__queue_next(q) == &pool.queue)
         return NULL;   /* nothing else: it waits for a slow item to end */
       uv__queue_remove(q);
       uv__queue_insert_tail(&pool.queue, q);
@@ -333,6 +333,7 @@ int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
                     void (*work)(struct uv__work* w),
                     void (*done)(struct uv__work* w, int status)) {
   struct nl__obs* o;
+  int slow;
   int err;
 
   uv_once(&pool.once, pool_init);
@@ -356,7 +357,8 @@ int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
       return err;
     }
   }
-  if (item_is_slow(w)) {
+  slow = item_is_slow(w);
+  if (slow) {
     uv__queue_insert_tail(&pool.slow_waiting, &w->node);
     if (!uv__queue_linked(&pool.slow_turn))
       uv__queue_insert_tail(&pool.queue, &pool.slow_turn);
@@ -367,7 +369,7 @@ int uv__work_submit(uv_loop_t* loop, void* req, struct uv__work* w,
   /* A worker looking for work takes this item without a wakeup; a slow
    * item held back by the others wakes nobody. */
   if (pool.idle > 0 && pool.queued > pool.spinning &&
-      (!item_is_slow(w) || pool.slow_running < pool.slow_max))
+      (!slow || pool.slow_running < pool.slow_max))
     uv_cond_signal(&pool.cond);
   uv_mutex_unlock(&pool.mutex);
   return 0;

@@ -389,8 +389,8 @@ TEST(io_spin_sees_watchers_started_before_the_wait) {
  * switch) not once in between. With 0 the thread sleeps as soon as the
  * queue is empty, long before the loop, which sleeps too, has woken and
  * submitted again; only a thread preempted on its way to sleep (beside
- * other tests) finds the next job without sleeping. The 30 jobs come before the
- * sampling's first block ends (48 waits), which always spins. */
+ * other tests) finds the next job without sleeping. The 30 jobs come
+ * before the sampling's first block ends (48 waits), which always spins. */
 #define HANDOFF_JOBS 30
 
 struct handoff {
