@@ -256,6 +256,24 @@ static void ring_probe(struct nl__ring* r) {
     r->ops[i] = (probe->ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
 }
 
+/* 1 once a ring's own descriptor, which refuses an offset, has been
+ * refused by offset_refusal() as it should (ESPIPE); -1 if not (a filter
+ * on system calls, say), and then reads are checked with fstat. */
+static atomic_int offset_probe;
+
+/* Whether pread(2) takes an offset on fd, for the price of a bare system
+ * call: a vector count above IOV_MAX, which the kernel refuses (EINVAL)
+ * only after it has refused a descriptor without positional reads
+ * (ESPIPE: pipes, sockets, terminals, eventfd and the like). Nothing is
+ * read, no buffer is looked at, no watcher is notified. fstat(2) cost
+ * the loop thread of fs_read_files a sixth of its time. It admits some
+ * character devices too (/dev/zero, /dev/kmsg): their first try on the
+ * ring is made without waiting, and one that would wait is sent to the
+ * pool (ring_reap), where it behaves as pread(2) does. */
+static int offset_refusal(int fd) {
+  return syscall(SYS_preadv, fd, NULL, IOV_MAX + 1, 0, 0) == -1 ? errno : 0;
+}
+
 /* 0, or -1 with nothing held. */
 static int ring_open_kernel(struct nl__ring* r) {
   struct io_uring_params p;
@@ -299,6 +317,10 @@ static int ring_open_kernel(struct nl__ring* r) {
     goto fail;
   uv__io_init(&r->watcher, ring_io, fd);
   ring_probe(r);
+  if (atomic_load_explicit(&offset_probe, memory_order_relaxed) == 0)
+    atomic_store_explicit(&offset_probe,
+                          offset_refusal(fd) == ESPIPE ? 1 : -1,
+                          memory_order_relaxed);
   return 0;
 
 fail:
@@ -355,6 +377,12 @@ static int ring_fd_is_file(int fd) {
   return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
+static int ring_fd_reads_at_offset(int fd) {
+  if (atomic_load_explicit(&offset_probe, memory_order_relaxed) > 0)
+    return offset_refusal(fd) == EINVAL;
+  return ring_fd_is_file(fd);
+}
+
 /* What can go on a ring at all, whatever the kernel offers; decided
  * before the loop has one, so that a loop whose requests never can makes
  * none. */
@@ -369,9 +397,12 @@ static int ring_may_take(const uv_fs_t* req) {
        * reads it when a ring request starts and moves it when the
        * request ends, without the lock read(2) holds, so two at once
        * would read the same bytes, and a partial write would leave it
-       * wrong. So do files that are not regular (ring_fd_is_file). */
+       * wrong. So do reads of what refuses an offset, and writes to
+       * anything but a regular file or a block device. */
       if (req->off < 0 || req->nbufs > IOV_MAX)
         return 0;
+      if (req->fs_type == UV_FS_READ)
+        return ring_fd_reads_at_offset(req->file);
       /* One write on the ring is final, like one write(2): more than a
        * system call moves needs the pool's loop. */
       if (req->fs_type == UV_FS_WRITE)
@@ -709,8 +740,17 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
     req = s->req;
     if (req->fs_type == UV_FS_READ && !s->async &&
         (res == -EAGAIN || res == -EOPNOTSUPP)) {
-      s->async = 1;   /* not cached, or no NOWAIT here: to a worker */
-      ring_push(r, i);
+      /* Not cached, or no NOWAIT here: a file's read goes to a kernel
+       * worker; anything else (a device) to the pool, as pread(2). */
+      if (ring_fd_is_file(req->file)) {
+        s->async = 1;
+        ring_push(r, i);
+        continue;
+      }
+      s->req = NULL;
+      r->free_slots[r->nfree++] = i;
+      r->inflight--;
+      ring_to_pool(loop, r, req);
       continue;
     }
     s->req = NULL;
