@@ -16,7 +16,6 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/timerfd.h>
@@ -722,79 +721,6 @@ TEST(other_files_read_as_pread) {
     CHECK_OK(fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK));
     expect_read_fd(&loop, fd, "pty", 0, 8, UV_ESPIPE);
   }
-  nl_test_close_loop(&loop);
-}
-
-/* A socket with data refuses an offset too: the ring would read it. */
-TEST(sockets_with_data_refuse_an_offset) {
-  uv_loop_t loop;
-  char buf[8];
-  uv_buf_t b = uv_buf_init(buf, sizeof(buf));
-  int sv[2];
-
-  CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-  CHECK_EQ(write(sv[1], "abc", 3), 3);
-  start(&loop);
-  fs_start_ring(&loop);
-  RUN(uv_fs_read(&loop, &one_req, sv[0], &b, 1, 0, record_cb));
-  CHECK_EQ(one_req.result, UV_ESPIPE);
-  uv_fs_req_cleanup(&one_req);
-  RUN(uv_fs_read(&loop, &one_req, sv[0], &b, 1, -1, record_cb));
-  CHECK_EQ(one_req.result, 3);
-  uv_fs_req_cleanup(&one_req);
-  CHECK_OK(close(sv[0]));
-  CHECK_OK(close(sv[1]));
-  nl_test_close_loop(&loop);
-}
-
-/* A device that takes an offset but whose read cannot finish at once
- * (the kernel's log, read past its end) is read by the pool, as pread(2):
- * with the pool held, the request waits there, can be cancelled as a
- * queued request can, and otherwise ends as pread(2) does (EAGAIN). */
-TEST(devices_that_would_wait_go_to_the_pool) {
-  uv_loop_t loop;
-  char buf[256];
-  uv_buf_t b = uv_buf_init(buf, sizeof(buf));
-  int round;
-  int fd;
-  int i;
-
-  fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    nl_test_skip("/dev/kmsg cannot be opened here (needs root or "
-                 "CAP_SYSLOG)");
-  CHECK(lseek(fd, 0, SEEK_END) >= 0);
-  CHECK_EQ(pread(fd, buf, sizeof(buf), 0), -1);
-  CHECK_EQ(errno, EAGAIN);
-  start(&loop);
-  fs_start_ring(&loop);
-  for (round = 0; round < 2; round++) {
-    fs_block_pool(&loop);
-    cb_calls = 0;
-    CHECK_OK(uv_fs_read(&loop, &one_req, fd, &b, 1, 0, record_cb));
-    for (i = 0; i < 20; i++) {
-      uv_run(&loop, UV_RUN_NOWAIT);
-      uv_sleep(1);
-    }
-    CHECK_EQ(cb_calls, 0);
-    if (round == 0) {
-      CHECK_OK(uv_cancel((uv_req_t*) &one_req));
-      fs_release_pool();
-      CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
-      CHECK_EQ(one_req.result, UV_ECANCELED);
-    } else {
-      fs_release_pool();
-      CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
-      /* Or a record, if the kernel logged one meanwhile. */
-      CHECK(one_req.result == UV_EAGAIN || one_req.result > 0);
-    }
-    CHECK_EQ(cb_calls, 1);
-    uv_fs_req_cleanup(&one_req);
-    fs_destroy_blockers();
-  }
-  CHECK_OK(uv_run(&loop, UV_RUN_NOWAIT));
-  CHECK_EQ(cb_calls, 1);
-  CHECK_OK(close(fd));
   nl_test_close_loop(&loop);
 }
 

@@ -383,6 +383,51 @@ static int ring_fd_reads_at_offset(int fd) {
   return ring_fd_is_file(fd);
 }
 
+/* Whether a kernel worker may be given a read of fd that the first try
+ * could not finish: it waits for the descriptor to be readable where
+ * there is something to wait for (a message queue, /proc/kmsg: regular
+ * files to fstat), which pread(2) does not. Files on disk always are. */
+static int ring_fd_readable(int fd) {
+  struct pollfd p;
+
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+/* The most one read of req can move: what pread(2) would. */
+static size_t ring_read_len(const uv_fs_t* req) {
+  size_t total = 0;
+  unsigned int i;
+
+  for (i = 0; i < req->nbufs && total < RW_MAX; i++)
+    total += req->bufs[i].len;
+  return total < RW_MAX ? total : RW_MAX;
+}
+
+/* Moves req past the n bytes its first try read (n short of the whole),
+ * for a worker to read the rest; ring_reap adds them back. Its buffers
+ * are the request's own copy. A vector stays a vector (IORING_OP_READV,
+ * the only read a 5.5 kernel has). */
+static void ring_read_advance(uv_fs_t* req, size_t n) {
+  unsigned int i = 0;
+
+  req->off += (int64_t) n;
+  while (n >= req->bufs[i].len) {
+    n -= req->bufs[i].len;
+    i++;
+  }
+  req->bufs[i].base += n;
+  req->bufs[i].len -= n;
+  if (i > 0 && req->nbufs - i == 1) {
+    i--;
+    req->bufs[i].len = 0;
+  }
+  memmove(req->bufs, req->bufs + i, (req->nbufs - i) * sizeof(req->bufs[0]));
+  req->nbufs -= i;
+}
+
 /* What can go on a ring at all, whatever the kernel offers; decided
  * before the loop has one, so that a loop whose requests never can makes
  * none. */
@@ -629,6 +674,7 @@ static void ring_fill(struct nl__ring* r) {
     s->req = req;
     s->start = 0;
     s->async = 0;
+    s->done = 0;
     if (req->reserved[NL__REQ_SUBMIT] != NULL)   /* observed */
       s->start = nl__obs_work_begin((uv_req_t*) req);
     r->inflight++;
@@ -644,7 +690,7 @@ static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req);
  * after a refusal that will not pass, so does everything else. */
 static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
   struct io_uring_sqe* sqe;
-  unsigned int head, i;
+  unsigned int head, i, done;
   uv_fs_t* req;
   int rc;
   int err;
@@ -670,10 +716,21 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     sqe = &r->q.sqes[head & r->q.sq_mask];
     i = (unsigned int) sqe->user_data;
     req = r->slots[i].req;
+    done = r->slots[i].done;
     r->slots[i].req = NULL;
     r->free_slots[r->nfree++] = i;
     r->inflight--;
-    ring_to_pool(loop, r, req);
+    if (done == 0) {
+      ring_to_pool(loop, r, req);
+      continue;
+    }
+    /* The rest of a read whose first try stopped short: what was read
+     * is its result, a short read (the pool would lose count of it). */
+    req->off -= done;
+    req->result = (ssize_t) done;
+    req->work_req.work = ring_canceled_mark;
+    uv__queue_insert_tail(&r->canceled, &req->work_req.node);
+    r->nwaiting++;
   }
   r->q.sq_tail = *r->q.sq_ktail;
 }
@@ -742,7 +799,7 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
         (res == -EAGAIN || res == -EOPNOTSUPP)) {
       /* Not cached, or no NOWAIT here: a file's read goes to a kernel
        * worker; anything else (a device) to the pool, as pread(2). */
-      if (ring_fd_is_file(req->file)) {
+      if (ring_fd_is_file(req->file) && ring_fd_readable(req->file)) {
         s->async = 1;
         ring_push(r, i);
         continue;
@@ -752,6 +809,22 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
       r->inflight--;
       ring_to_pool(loop, r, req);
       continue;
+    }
+    /* A first try that stopped short (part of a file cached; /dev/zero
+     * when the thread should yield) where pread(2) would have read on: a
+     * worker reads the rest. Something with nothing more to read now
+     * gives what it gave, as pread(2) would. */
+    if (req->fs_type == UV_FS_READ && !s->async && res > 0 &&
+        (size_t) res < ring_read_len(req) && ring_fd_readable(req->file)) {
+      ring_read_advance(req, (size_t) res);
+      s->done = (unsigned int) res;
+      s->async = 1;
+      ring_push(r, i);
+      continue;
+    }
+    if (s->done != 0) {
+      req->off -= s->done;
+      res = res > 0 ? res + (int) s->done : (int) s->done;
     }
     s->req = NULL;
     r->free_slots[r->nfree++] = i;
@@ -779,7 +852,7 @@ static int ring_run_canceled(uv_loop_t* loop, struct nl__ring* r) {
     uv__queue_remove(q);
     r->nwaiting--;
     req = uv__container_of(q, uv_fs_t, work_req.node);
-    ring_complete(loop, req);   /* result: UV_ECANCELED or the error */
+    ring_complete(loop, req);   /* UV_ECANCELED, an error, a short count */
     ran++;
   }
   return ran;

@@ -22,6 +22,7 @@ struct ring_slot {
   uv_fs_t* req;
   uint64_t start;                   /* observed: when the kernel took it */
   int async;                        /* a read sent again to a worker */
+  unsigned int done;                /* bytes its first try read */
   struct statx stx;                 /* fstat's result */
 };
 
