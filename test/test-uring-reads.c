@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,4 +251,70 @@ TEST(message_queue_reads_do_not_wait) {
   CHECK_EQ(cb_calls, 1);
   CHECK_OK(close(fd));
   nl_test_close_loop(&loop);
+}
+
+/* A loop whose thread exits with reads of the disk still on the kernel's
+ * workers, and that another thread then runs to its end: the kernel
+ * cancels an exiting thread's requests, and every read still ends whole
+ * (the pool does those), as with libuv's pool threads. */
+#define GONE_READS 32
+#define GONE_LEN (64 * 1024)
+#define GONE_STRIDE (3 * GONE_LEN)
+
+static uv_loop_t gone_loop;
+static uv_fs_t gone_reqs[GONE_READS];
+static char gone_bufs[GONE_READS][GONE_LEN];
+static int gone_fd;
+
+static void* submit_and_exit(void* arg) {
+  uv_buf_t b;
+  int i;
+
+  (void) arg;
+  fs_loop_thread = uv_thread_self();
+  for (i = 0; i < GONE_READS; i++) {
+    b = uv_buf_init(gone_bufs[i], GONE_LEN);
+    CHECK_OK(uv_fs_read(&gone_loop, &gone_reqs[i], gone_fd, &b, 1,
+                        (int64_t) i * GONE_STRIDE, record_cb));
+  }
+  uv_run(&gone_loop, UV_RUN_NOWAIT);
+  return NULL;
+}
+
+TEST(reads_outlive_the_thread_that_made_them) {
+  static char block[GONE_STRIDE];
+  pthread_t t;
+  int round;
+  int i;
+  int j;
+
+  gone_fd = open(fs_path("gone"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+                 0600);
+  CHECK(gone_fd >= 0);
+  for (i = 0; i < GONE_READS; i++) {
+    memset(block, 'A' + i % 26, sizeof(block));
+    CHECK_EQ(pwrite(gone_fd, block, sizeof(block), (off_t) i * GONE_STRIDE),
+             (ssize_t) sizeof(block));
+  }
+  CHECK_OK(fdatasync(gone_fd));
+  CHECK_OK(uv_loop_init(&gone_loop));
+  fs_start_ring(&gone_loop);
+  for (round = 0; round < 3; round++) {
+    CHECK_OK(posix_fadvise(gone_fd, 0, 0, POSIX_FADV_DONTNEED));
+    memset(gone_bufs, 0, sizeof(gone_bufs));
+    cb_calls = 0;
+    CHECK_OK(pthread_create(&t, NULL, submit_and_exit, NULL));
+    CHECK_OK(pthread_join(t, NULL));
+    fs_loop_thread = uv_thread_self();
+    CHECK_OK(uv_run(&gone_loop, UV_RUN_DEFAULT));
+    CHECK_EQ(cb_calls, GONE_READS);
+    for (i = 0; i < GONE_READS; i++) {
+      CHECK_EQ(gone_reqs[i].result, GONE_LEN);
+      for (j = 0; j < GONE_LEN; j += 4096)
+        CHECK_EQ(gone_bufs[i][j], 'A' + i % 26);
+      uv_fs_req_cleanup(&gone_reqs[i]);
+    }
+  }
+  CHECK_OK(close(gone_fd));
+  nl_test_close_loop(&gone_loop);
 }

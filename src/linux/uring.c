@@ -795,6 +795,16 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
     __atomic_store_n(r->q.cq_khead, head + 1, __ATOMIC_RELEASE);
     s = &r->slots[i];
     req = s->req;
+    /* Nothing here asks the kernel to cancel what it holds: it cancels
+     * the requests of a thread that exits (a loop run by one thread and
+     * finished by another). They had not run; the pool runs them. */
+    if (res == -ECANCELED && s->done == 0) {
+      s->req = NULL;
+      r->free_slots[r->nfree++] = i;
+      r->inflight--;
+      ring_to_pool(loop, r, req);
+      continue;
+    }
     if (req->fs_type == UV_FS_READ && !s->async &&
         (res == -EAGAIN || res == -EOPNOTSUPP)) {
       /* Not cached, or no NOWAIT here: a file's read goes to a kernel
