@@ -71,6 +71,7 @@ static void fs_release_bufs(uv_fs_t* req) {
   if (req->bufs != NULL && req->bufs != req->bufsml)
     uv__free(req->bufs);
   req->bufs = NULL;
+  req->nbufs = 0;   /* as libuv leaves it */
 }
 
 /* Runs on a pool thread. The loop thread reads the result only after the

@@ -8,10 +8,15 @@
 #include "fs-helpers.h"
 #include "ring-helpers.h"
 
+#include "nodeloop.h"
+
 #include <fcntl.h>
 #include <mqueue.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Requests made before uv_run go on the ring too (test-uring.c). */
@@ -256,7 +261,9 @@ TEST(message_queue_reads_do_not_wait) {
 /* A loop whose thread exits with reads of the disk still on the kernel's
  * workers, and that another thread then runs to its end: the kernel
  * cancels an exiting thread's requests, and every read still ends whole
- * (the pool does those), as with libuv's pool threads. */
+ * (the pool does those), as with libuv's pool threads; also reads whose
+ * first try read a cached first part. The loop's metrics count each
+ * read once done, none left in flight. */
 #define GONE_READS 32
 #define GONE_LEN (64 * 1024)
 #define GONE_STRIDE (3 * GONE_LEN)
@@ -283,6 +290,7 @@ static void* submit_and_exit(void* arg) {
 
 TEST(reads_outlive_the_thread_that_made_them) {
   static char block[GONE_STRIDE];
+  nl_loop_metrics_t m;
   pthread_t t;
   int round;
   int i;
@@ -298,9 +306,13 @@ TEST(reads_outlive_the_thread_that_made_them) {
   }
   CHECK_OK(fdatasync(gone_fd));
   CHECK_OK(uv_loop_init(&gone_loop));
+  CHECK_OK(nl_loop_metrics_enable(&gone_loop));
   fs_start_ring(&gone_loop);
-  for (round = 0; round < 3; round++) {
+  for (round = 0; round < 4; round++) {
     CHECK_OK(posix_fadvise(gone_fd, 0, 0, POSIX_FADV_DONTNEED));
+    if (round >= 2)   /* the first 4 KiB of each read cached */
+      for (i = 0; i < GONE_READS; i++)
+        CHECK_EQ(pread(gone_fd, block, 4096, (off_t) i * GONE_STRIDE), 4096);
     memset(gone_bufs, 0, sizeof(gone_bufs));
     cb_calls = 0;
     CHECK_OK(pthread_create(&t, NULL, submit_and_exit, NULL));
@@ -312,9 +324,122 @@ TEST(reads_outlive_the_thread_that_made_them) {
       CHECK_EQ(gone_reqs[i].result, GONE_LEN);
       for (j = 0; j < GONE_LEN; j += 4096)
         CHECK_EQ(gone_bufs[i][j], 'A' + i % 26);
+      CHECK_EQ(gone_reqs[i].off, (int64_t) i * GONE_STRIDE);
+      CHECK_EQ(gone_reqs[i].nbufs, 0);
       uv_fs_req_cleanup(&gone_reqs[i]);
     }
   }
+  memset(&m, 0, sizeof(m));
+  m.size = sizeof(m);
+  CHECK_OK(nl_loop_metrics(&gone_loop, &m));
+  CHECK_EQ(m.enabled, 1);
+  CHECK_EQ(m.pool_submitted[NL_WORK_FS], m.pool_completed[NL_WORK_FS]);
+  CHECK(m.pool_completed[NL_WORK_FS] >= 4 * GONE_READS);
+  CHECK(m.pool_run_time.max < 10ull * 1000 * 1000 * 1000);
   CHECK_OK(close(gone_fd));
   nl_test_close_loop(&gone_loop);
+}
+
+/* The same for an open of a FIFO that waits for a writer on a kernel
+ * worker when its thread exits: the kernel interrupts it (its result
+ * would be the kernel's own ERESTARTSYS), and the pool opens it again,
+ * so it ends with a descriptor once a writer comes. */
+static void* open_fifo_and_exit(void* arg) {
+  (void) arg;
+  fs_loop_thread = uv_thread_self();
+  CHECK_OK(uv_fs_open(&gone_loop, &gone_reqs[0], fs_path("gone-fifo"),
+                      O_RDONLY, 0, record_cb));
+  uv_run(&gone_loop, UV_RUN_NOWAIT);
+  uv_sleep(20);   /* on the kernel's worker by now */
+  return NULL;
+}
+
+static void* fifo_writer(void* arg) {
+  int fd;
+
+  (void) arg;
+  uv_sleep(100);
+  fd = open(fs_path("gone-fifo"), O_WRONLY | O_CLOEXEC);
+  CHECK(fd >= 0);
+  uv_sleep(50);
+  CHECK_OK(close(fd));
+  return NULL;
+}
+
+TEST(fifo_open_outlives_the_thread_that_made_it) {
+  pthread_t t;
+  pthread_t w;
+
+  CHECK_OK(mkfifo(fs_path("gone-fifo"), 0600));
+  CHECK_OK(uv_loop_init(&gone_loop));
+  fs_start_ring(&gone_loop);
+  cb_calls = 0;
+  CHECK_OK(pthread_create(&t, NULL, open_fifo_and_exit, NULL));
+  CHECK_OK(pthread_join(t, NULL));
+  CHECK_OK(pthread_create(&w, NULL, fifo_writer, NULL));
+  fs_loop_thread = uv_thread_self();
+  CHECK_OK(uv_run(&gone_loop, UV_RUN_DEFAULT));
+  CHECK_EQ(cb_calls, 1);
+  CHECK(gone_reqs[0].result >= 0);
+  CHECK_OK(close((int) gone_reqs[0].result));
+  uv_fs_req_cleanup(&gone_reqs[0]);
+  CHECK_OK(pthread_join(w, NULL));
+  nl_test_close_loop(&gone_loop);
+}
+
+/* A read of more than one read(2) moves (0x7ffff000 bytes: 768 vectors
+ * of one 4 MiB buffer) from /dev/zero while two threads keep both CPUs
+ * busy, so that its first try stops short: the tries together read what
+ * preadv(2) reads, no more. */
+#define BIG_VECS 768
+#define BIG_BUF (4u << 20)
+
+static atomic_int big_spin;
+
+static void* big_spinner(void* arg) {
+  (void) arg;
+  while (atomic_load_explicit(&big_spin, memory_order_relaxed))
+    ;
+  return NULL;
+}
+
+TEST(reads_over_2gib_count_as_preadv) {
+  static uv_buf_t bufs[BIG_VECS];
+  static struct iovec iov[BIG_VECS];
+  pthread_t spinners[2];
+  uv_loop_t loop;
+  char* buf;
+  ssize_t want;
+  int round;
+  int fd;
+  int i;
+
+  buf = malloc(BIG_BUF);
+  CHECK(buf != NULL);
+  for (i = 0; i < BIG_VECS; i++) {
+    bufs[i] = uv_buf_init(buf, BIG_BUF);
+    iov[i].iov_base = buf;
+    iov[i].iov_len = BIG_BUF;
+  }
+  fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  CHECK(fd >= 0);
+  want = preadv(fd, iov, BIG_VECS, 0);
+  CHECK_EQ(want, 0x7ffff000);
+  start(&loop);
+  fs_start_ring(&loop);
+  atomic_store(&big_spin, 1);
+  for (i = 0; i < 2; i++)
+    CHECK_OK(pthread_create(&spinners[i], NULL, big_spinner, NULL));
+  for (round = 0; round < 2; round++) {
+    RUN(uv_fs_read(&loop, &one_req, fd, bufs, BIG_VECS, 0, record_cb));
+    CHECK_EQ(one_req.result, want);
+    CHECK_EQ(one_req.off, 0);
+    uv_fs_req_cleanup(&one_req);
+  }
+  atomic_store(&big_spin, 0);
+  for (i = 0; i < 2; i++)
+    CHECK_OK(pthread_join(spinners[i], NULL));
+  CHECK_OK(close(fd));
+  free(buf);
+  nl_test_close_loop(&loop);
 }

@@ -406,11 +406,14 @@ static size_t ring_read_len(const uv_fs_t* req) {
   return total < RW_MAX ? total : RW_MAX;
 }
 
-/* Moves req past the n bytes its first try read (n short of the whole),
- * for a worker to read the rest; ring_reap adds them back. Its buffers
- * are the request's own copy. A vector stays a vector (IORING_OP_READV,
- * the only read a 5.5 kernel has). */
-static void ring_read_advance(uv_fs_t* req, size_t n) {
+/* Moves req past the n bytes a try read (n short of the whole), for the
+ * next try to read the rest, and trims the rest so that all the tries
+ * together read no more than one pread(2) would (RW_MAX). Its buffers
+ * are the request's own copy; ring_reap adds the counts up. A vector
+ * stays a vector (IORING_OP_READV, the only read a 5.5 kernel has). */
+static void ring_read_advance(uv_fs_t* req, size_t n, size_t done) {
+  size_t room = RW_MAX - done;
+  size_t sum = 0;
   unsigned int i = 0;
 
   req->off += (int64_t) n;
@@ -426,6 +429,87 @@ static void ring_read_advance(uv_fs_t* req, size_t n) {
   }
   memmove(req->bufs, req->bufs + i, (req->nbufs - i) * sizeof(req->bufs[0]));
   req->nbufs -= i;
+  for (i = 0; i < req->nbufs; i++) {
+    if (req->bufs[i].len > room - sum) {
+      req->bufs[i].len = room - sum;
+      if (i + 1 < req->nbufs) {   /* the buffers after it stay unread */
+        req->nbufs = i + 1;
+        if (req->nbufs == 1) {
+          req->bufs[1].len = 0;
+          req->nbufs = 2;
+        }
+      }
+      break;
+    }
+    sum += req->bufs[i].len;
+  }
+}
+
+/* How a request the kernel's worker held ends when the kernel interrupts
+ * it, because the thread that submitted it exits (a loop run by one
+ * thread and finished by another): ECANCELED if it had not started,
+ * EINTR or the kernel's own restart codes (ERESTARTSYS to
+ * ERESTART_RESTARTBLOCK, which no system call returns) if it had. Either
+ * way it did nothing: a read or write that moved data ends with a count.
+ * Nothing here asks the kernel to cancel a request it holds. */
+static int ring_interrupted(int res) {
+  return res == -ECANCELED || res == -EINTR || (res <= -512 && res >= -516);
+}
+
+/* Frees slot i of a request that goes on elsewhere. */
+static void ring_slot_free(struct nl__ring* r, unsigned int i) {
+  r->slots[i].req = NULL;
+  r->free_slots[r->nfree++] = i;
+  r->inflight--;
+}
+
+static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req);
+static void ring_push(struct nl__ring* r, unsigned int i);
+
+/* A read's completion: 1 if the read goes on (on the ring or the pool),
+ * 0 if *res, with what earlier tries read, is its result. A try is made
+ * without waiting first; what it could not start goes to a kernel worker
+ * if the descriptor is a file the worker will not wait on, otherwise to
+ * the pool, as pread(2) (a device), or ends with what was read. A try
+ * that stops short where pread(2) would read on (part of a file cached;
+ * /dev/zero when the thread should yield or its worker was interrupted)
+ * is followed by another for the rest; at the end of a file that one
+ * reads 0 at once. */
+static int ring_read_on(uv_loop_t* loop, struct nl__ring* r, unsigned int i,
+                        int* res) {
+  struct ring_slot* s = &r->slots[i];
+  uv_fs_t* req = s->req;
+  int n = *res;
+
+  if (n > 0 && (size_t) n < ring_read_len(req)) {
+    ring_read_advance(req, (size_t) n, s->done + (size_t) n);
+    s->done += (unsigned int) n;
+    s->async = 0;
+    ring_push(r, i);
+    return 1;
+  }
+  if (!s->async && (n == -EAGAIN || n == -EOPNOTSUPP) &&
+      ring_fd_is_file(req->file) && ring_fd_readable(req->file)) {
+    s->async = 1;
+    ring_push(r, i);
+    return 1;
+  }
+  if (s->done == 0 &&
+      (n == -EAGAIN || n == -EOPNOTSUPP || ring_interrupted(n))) {
+    ring_slot_free(r, i);
+    ring_to_pool(loop, r, req);
+    return 1;
+  }
+  if (s->done != 0 && ring_interrupted(n)) {
+    s->async = 0;
+    ring_push(r, i);
+    return 1;
+  }
+  if (s->done != 0) {
+    req->off -= s->done;
+    *res = n > 0 ? n + (int) s->done : (int) s->done;
+  }
+  return 0;
 }
 
 /* What can go on a ring at all, whatever the kernel offers; decided
@@ -682,7 +766,6 @@ static void ring_fill(struct nl__ring* r) {
   }
 }
 
-static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req);
 
 /* Hands the written entries to the kernel. If it refuses them (EAGAIN or
  * ENOMEM: short of memory; EPERM and the like: a seccomp filter that
@@ -726,6 +809,9 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     }
     /* The rest of a read whose first try stopped short: what was read
      * is its result, a short read (the pool would lose count of it). */
+    if (r->slots[i].start != 0)
+      nl__obs_work_end((uv_req_t*) req, NL_WORK_FS, r->slots[i].start,
+                       (int) i);
     req->off -= done;
     req->result = (ssize_t) done;
     req->work_req.work = ring_canceled_mark;
@@ -751,6 +837,7 @@ static void ring_complete(uv_loop_t* loop, uv_fs_t* req) {
   if (req->bufs != NULL && req->bufs != req->bufsml)
     uv__free(req->bufs);
   req->bufs = NULL;
+  req->nbufs = 0;   /* as libuv leaves it */
   uv__req_unregister(loop, req);
   loop->spin.events++;   /* as a pool completion would (async.c) */
   uv__dispatch_fs(req);
@@ -760,8 +847,16 @@ static void ring_complete(uv_loop_t* loop, uv_fs_t* req) {
  * with the loop by the ring; the pool registers it again). A pool that
  * cannot start fails it with the error, in the next poll phase. */
 static void ring_to_pool(uv_loop_t* loop, struct nl__ring* r, uv_fs_t* req) {
+  struct nl__obs* o;
   int err;
 
+  /* Observed: the pool counts it as submitted again, so it ends here
+   * as one that never ran (else it would look in flight for good). */
+  o = nl__obs_of(loop);
+  if (o != NULL && req->reserved[NL__REQ_SUBMIT] != NULL) {
+    req->reserved[NL__REQ_START] = NULL;
+    nl__obs_work_done(o, (uv_req_t*) req, NL_WORK_FS);
+  }
   uv__req_unregister(loop, req);
   req->work_req.work = NULL;
   req->reserved[NL__REQ_SUBMIT] = NULL;
@@ -795,46 +890,19 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
     __atomic_store_n(r->q.cq_khead, head + 1, __ATOMIC_RELEASE);
     s = &r->slots[i];
     req = s->req;
-    /* Nothing here asks the kernel to cancel what it holds: it cancels
-     * the requests of a thread that exits (a loop run by one thread and
-     * finished by another). They had not run; the pool runs them. */
-    if (res == -ECANCELED && s->done == 0) {
-      s->req = NULL;
-      r->free_slots[r->nfree++] = i;
-      r->inflight--;
-      ring_to_pool(loop, r, req);
-      continue;
-    }
-    if (req->fs_type == UV_FS_READ && !s->async &&
-        (res == -EAGAIN || res == -EOPNOTSUPP)) {
-      /* Not cached, or no NOWAIT here: a file's read goes to a kernel
-       * worker; anything else (a device) to the pool, as pread(2). */
-      if (ring_fd_is_file(req->file) && ring_fd_readable(req->file)) {
-        s->async = 1;
-        ring_push(r, i);
+    if (req->fs_type == UV_FS_READ) {
+      if (ring_read_on(loop, r, i, &res))
+        continue;
+    } else if (ring_interrupted(res)) {
+      /* A close that started is done whatever its result (the
+       * descriptor is gone), as close(2) says EINTR. */
+      if (req->fs_type == UV_FS_CLOSE && res != -ECANCELED) {
+        res = -EINTR;
+      } else {
+        ring_slot_free(r, i);
+        ring_to_pool(loop, r, req);
         continue;
       }
-      s->req = NULL;
-      r->free_slots[r->nfree++] = i;
-      r->inflight--;
-      ring_to_pool(loop, r, req);
-      continue;
-    }
-    /* A first try that stopped short (part of a file cached; /dev/zero
-     * when the thread should yield) where pread(2) would have read on: a
-     * worker reads the rest. Something with nothing more to read now
-     * gives what it gave, as pread(2) would. */
-    if (req->fs_type == UV_FS_READ && !s->async && res > 0 &&
-        (size_t) res < ring_read_len(req) && ring_fd_readable(req->file)) {
-      ring_read_advance(req, (size_t) res);
-      s->done = (unsigned int) res;
-      s->async = 1;
-      ring_push(r, i);
-      continue;
-    }
-    if (s->done != 0) {
-      req->off -= s->done;
-      res = res > 0 ? res + (int) s->done : (int) s->done;
     }
     s->req = NULL;
     r->free_slots[r->nfree++] = i;
@@ -973,11 +1041,13 @@ void uv__ring_fork(uv_loop_t* loop) {
     req = r->slots[i].req;
     if (req == NULL)
       continue;
-    r->slots[i].req = NULL;
-    r->free_slots[r->nfree++] = i;
-    r->inflight--;
+    ring_slot_free(r, i);
     req->work_req.work = ring_canceled_mark;
     req->result = UV_ECANCELED;
+    if (r->slots[i].done != 0) {   /* a read partly done: what it read */
+      req->off -= r->slots[i].done;
+      req->result = (ssize_t) r->slots[i].done;
+    }
     uv__queue_insert_tail(&r->canceled, &req->work_req.node);
     r->nwaiting++;
   }
