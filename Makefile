@@ -3,6 +3,7 @@
 #   make check       build and run every test (gcc), again in a Release
 #                    build, then again under ASan+UBSan (clang)
 #   make check-tsan  the threaded tests under ThreadSanitizer
+#   make check-build-types  the other build types, gcc and clang, built
 #   make node-check  Debian's Node.js 18 runs test/node/ on nodeloop
 #   make bench       benchmarks, nodeloop against Debian's libuv (ours and
 #                    libuv's own, same source), and what observation costs
@@ -13,7 +14,8 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps demo check check-normal check-release check-asan \
-        check-tsan bench install conformance node-check clean
+        check-tsan check-build-types bench install conformance node-check \
+        clean
 
 all: build
 
@@ -62,6 +64,17 @@ check-tsan: deps
 	@tools/build.sh build-tsan $(JOBS)
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/test/tsan.supp" \
 	  ctest -j $(JOBS) -L threaded --output-on-failure
+
+# The build types check does not use, built (not run) with -Werror: gcc
+# warns at -O0 and -Os of things it does not see at -O2 and -O3.
+BUILD_TYPES = gcc:Debug gcc:MinSizeRel clang:Release clang:MinSizeRel
+check-build-types: deps
+	@for t in $(BUILD_TYPES); do \
+	  cc=$${t%%:*}; type=$${t#*:}; dir=build-types/$$cc-$$type; \
+	  cmake -S . -B $$dir -DCMAKE_C_COMPILER=$$cc -DCMAKE_BUILD_TYPE=$$type \
+	    -DNL_WERROR=ON $(CMAKE_FLAGS) >/dev/null || exit 1; \
+	  tools/build.sh $$dir $(JOBS) || exit 1; \
+	done
 
 bench: build
 	@tools/bench.sh

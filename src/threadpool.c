@@ -217,10 +217,10 @@ static struct uv__work* take_item(int* slow) {
 }
 
 static void worker(void* arg) {
-  struct uv__work* w;
+  struct uv__work* w = NULL;   /* set by take_item unless stopping */
   uv_req_t* req;
   uint64_t start;
-  int slow;
+  int slow = 0;
 
   (void) arg;
   uv_mutex_lock(&pool.mutex);
