@@ -770,19 +770,27 @@ void uv__stream_connect_begin(uv_stream_t* s, uv_connect_t* req,
   uv__req_register(s->loop, req);
   s->connect_req = req;
   s->delayed_error = err;
-  if (err != 0 || s->io_watcher.fd == -1)
+  if (err != 0 || s->io_watcher.fd == -1) {
     uv__io_feed(s->loop, &s->io_watcher);
-  else if (watch(s, UV__POLLOUT) != 0)
+  } else if (watch(s, UV__POLLOUT) != 0) {
+    s->io_watcher.fed_events = UV__POLLERR;   /* not known: ask SO_ERROR */
     uv__io_feed(s->loop, &s->io_watcher);
+  }
   update_active(s);
 }
 
-static void connect_done(uv_stream_t* s) {
+static void connect_done(uv_stream_t* s, unsigned int events) {
   uv_connect_t* req = s->connect_req;
   socklen_t len;
   int err = s->delayed_error;
 
-  if (err == 0 && s->io_watcher.fd != -1) {
+  /* Writable with neither error nor hang-up: the kernel finished the
+   * connect and it succeeded (a failure sets the socket's error, which
+   * poll reports), so SO_ERROR, one system call per connection, has
+   * nothing to say. */
+  if (err == 0 && s->io_watcher.fd != -1 &&
+      ((events & (UV__POLLERR | UV__POLLHUP)) != 0 ||
+       (events & UV__POLLOUT) == 0)) {
     len = sizeof(err);
     if (getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
       err = errno;
@@ -817,7 +825,7 @@ static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
 
   (void) loop;
   if (s->connect_req != NULL) {
-    connect_done(s);
+    connect_done(s, events);
     return;
   }
   if (events & (UV__POLLIN | UV__POLLERR | UV__POLLHUP))
