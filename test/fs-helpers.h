@@ -302,6 +302,16 @@ static inline int fs_drop_root(void) {
 static uv_thread_t fs_loop_thread;
 static int cb_calls;
 
+/* Runs one asynchronous request on `loop` (a uv_loop_t in the caller's
+ * scope) to its end, checking that its callback ran once. */
+#define RUN(call)                                       \
+  do {                                                  \
+    cb_calls = 0;                                       \
+    CHECK_OK(call);                                     \
+    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));            \
+    CHECK_EQ(cb_calls, 1);                              \
+  } while (0)
+
 static inline void record_cb(uv_fs_t* req) {
   uv_thread_t self = uv_thread_self();
   CHECK(uv_thread_equal(&self, &fs_loop_thread));

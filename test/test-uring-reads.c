@@ -26,15 +26,6 @@ __attribute__((constructor)) static void ring_for_every_request(void) {
 
 static uv_fs_t one_req;
 
-/* Runs one asynchronous request to its end. */
-#define RUN(call)                                       \
-  do {                                                  \
-    cb_calls = 0;                                       \
-    CHECK_OK(call);                                     \
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));            \
-    CHECK_EQ(cb_calls, 1);                              \
-  } while (0)
-
 /* A socket with data refuses an offset too: the ring would read it. */
 TEST(sockets_with_data_refuse_an_offset) {
   uv_loop_t loop;

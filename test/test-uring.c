@@ -46,15 +46,6 @@ static int root_fd(void) {
   return fd;
 }
 
-/* Runs one asynchronous request to its end; returns its result. */
-#define RUN(call)                                       \
-  do {                                                  \
-    cb_calls = 0;                                       \
-    CHECK_OK(call);                                     \
-    CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));            \
-    CHECK_EQ(cb_calls, 1);                              \
-  } while (0)
-
 TEST(ring_only_when_used_and_allowed) {
   uv_loop_t loop;
   int before = ring_fds();
