@@ -800,9 +800,7 @@ static void ring_submit(uv_loop_t* loop, struct nl__ring* r) {
     i = (unsigned int) sqe->user_data;
     req = r->slots[i].req;
     done = r->slots[i].done;
-    r->slots[i].req = NULL;
-    r->free_slots[r->nfree++] = i;
-    r->inflight--;
+    ring_slot_free(r, i);
     if (done == 0) {
       ring_to_pool(loop, r, req);
       continue;
@@ -904,9 +902,7 @@ static int ring_reap(uv_loop_t* loop, struct nl__ring* r) {
         continue;
       }
     }
-    s->req = NULL;
-    r->free_slots[r->nfree++] = i;
-    r->inflight--;
+    ring_slot_free(r, i);
     req->result = res;
     if (res == 0 && req->fs_type == UV_FS_FSTAT) {
       uv__fs_stat_from_statx(&req->statbuf, &s->stx);
