@@ -4,14 +4,17 @@
  * "PING\n", the server end reads it and answers "PONG\n", the client reads
  * that and writes the next ping; round trips are counted for a fixed time.
  *
- *   floor_pingpong [seconds [procs]]
+ *   floor_pingpong [seconds [procs [busy]]]
  *
  * Defaults: 5 seconds, procs 1: both ends in this one thread, so a round
  * trip is two epoll_wait, two read and two write calls and never a wakeup
  * of another CPU. procs 2 moves the server end into a child process with
  * its own epoll instance, which is the shape of libuv's ping_pongs (its
  * echo server is a separate helper process) and pays the cross-CPU
- * wakeups that dominate that benchmark on this machine.
+ * wakeups that dominate that benchmark on this machine. "busy" makes both
+ * processes poll (epoll_wait with timeout 0) instead of sleeping, so no
+ * wakeup crosses CPUs: the most that shape gets on two idle CPUs, what a
+ * library that never slept would get.
  *
  * Uses no uv.h: tools/bench.sh builds it once and prints it among the
  * kernel floors. */
@@ -30,6 +33,9 @@
 #include <unistd.h>
 
 #include "floor.h"
+
+/* The timeout of every epoll_wait: -1, or 0 to poll. */
+static int wait_ms = -1;
 
 static const char PING[] = "PING\n";
 static const char PONG[] = "PONG\n";
@@ -125,7 +131,7 @@ static void run(int ep, int until_client) {
   int i;
 
   for (;;) {
-    n = epoll_wait(ep, evs, 2, -1);
+    n = epoll_wait(ep, evs, 2, wait_ms);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -197,8 +203,11 @@ int main(int argc, char** argv) {
     seconds = strtod(argv[1], NULL);
   if (argc > 2)
     procs = atoi(argv[2]);
-  if (!(seconds > 0) || (procs != 1 && procs != 2)) {
-    fprintf(stderr, "usage: %s [seconds [procs: 1 or 2]]\n", argv[0]);
+  if (argc > 3 && strcmp(argv[3], "busy") == 0)
+    wait_ms = 0;
+  if (!(seconds > 0) || (procs != 1 && procs != 2) || argc > 4 ||
+      (argc > 3 && wait_ms != 0)) {
+    fprintf(stderr, "usage: %s [seconds [procs: 1 or 2 [busy]]]\n", argv[0]);
     return 2;
   }
   /* A peer gone mid-write must end the program with a message. */
@@ -245,10 +254,11 @@ int main(int argc, char** argv) {
       fail("server process failed");
   }
 
-  printf("floor_pingpong: %lld round trips in %.3f s, %s\n", roundtrips,
-         elapsed, procs == 2 ? "server in a second process" : "one thread");
-  printf("RESULT %s %.0f roundtrips/s higher\n",
+  printf("floor_pingpong: %lld round trips in %.3f s, %s%s\n", roundtrips,
+         elapsed, procs == 2 ? "server in a second process" : "one thread",
+         wait_ms == 0 ? ", polling" : "");
+  printf("RESULT %s%s %.0f roundtrips/s higher\n",
          procs == 2 ? "floor_ping_pongs_2proc" : "floor_ping_pongs",
-         roundtrips / elapsed);
+         wait_ms == 0 ? "_busy" : "", roundtrips / elapsed);
   return 0;
 }

@@ -14,15 +14,17 @@
  * succeeded and reading at once after the accept, measured 2-12 % more on
  * one CPU.) libuv's figure is closed connections per second; so is this.
  *
- *   floor_pound [seconds [tcp|pipe [connections]]]
+ *   floor_pound [seconds [tcp|pipe [connections [sleep|busy|one_cpu]]]]
  *
  * With no arguments it runs the four shapes libuv has (tcp and pipe, 100
  * and 1000 at once) for 3 s each and prints
  * RESULT floor_<tcp4|pipe>_pound_<n> <connections/s> higher,
- * then the two shapes of 100 again with both processes on one CPU
- * (..._one_cpu). On two CPUs it is slower than libuv and nodeloop
- * (docs/benchmarks.md says why: it sleeps and is woken far more often);
- * on one CPU, where nothing waits for another CPU to wake, the rate is
+ * then the four again with both sides polling instead of sleeping
+ * (epoll_wait with timeout 0: ..._busy), then the two shapes of 100 with
+ * both processes on one CPU (..._one_cpu). Sleeping on two CPUs it is
+ * slower than libuv and nodeloop (docs/benchmarks.md says why: it sleeps
+ * and is woken far more often); polling, no wakeup crosses CPUs, which is
+ * the most any library can get on two idle CPUs; on one CPU the rate is
  * the work of that sequence of calls.
  * Uses no uv.h: tools/bench.sh builds it once, among the kernel floors.
  */
@@ -45,6 +47,11 @@
 #include "floor.h"
 
 #define MAX_EVENTS 1024
+
+enum mode { SLEEP, BUSY, ONE_CPU };
+
+/* The timeout of every epoll_wait: -1, or 0 where both sides poll. */
+static int wait_ms = -1;
 
 /* Where the server listens: an ephemeral port on 127.0.0.1, or a path. */
 static int use_pipe;
@@ -122,7 +129,7 @@ static void serve(int lfd) {
   if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &e) != 0)
     die("epoll_ctl");
   for (;;) {
-    k = epoll_wait(ep, ev, MAX_EVENTS, -1);
+    k = epoll_wait(ep, ev, MAX_EVENTS, wait_ms);
     if (k < 0 && errno != EINTR)
       die("epoll_wait");
     for (i = 0; i < k; i++) {
@@ -193,7 +200,7 @@ static double pound(double seconds, int conns) {
     connect_one();
   open_conns = conns;
   while (open_conns > 0) {
-    k = epoll_wait(client_ep, ev, MAX_EVENTS, -1);
+    k = epoll_wait(client_ep, ev, MAX_EVENTS, wait_ms);
     if (k < 0 && errno != EINTR)
       die("epoll_wait");
     for (i = 0; i < k; i++) {
@@ -231,12 +238,16 @@ static double pound(double seconds, int conns) {
   return (double) closed / (now() - t0);
 }
 
-static void run(double seconds, int pipe_kind, int conns, int one_cpu) {
+static void run(double seconds, int pipe_kind, int conns, enum mode mode) {
+  static const char* const suffix[] = {"", "_busy", "_one_cpu"};
+  static const char* const said[] = {"", ", polling", ", one CPU"};
+  int one_cpu = mode == ONE_CPU;
   pid_t child;
   double rate;
   int lfd;
 
   use_pipe = pipe_kind;
+  wait_ms = mode == BUSY ? 0 : -1;
   if (one_cpu) {
     /* The first CPU this process may use, for both (the child inherits). */
     cpu_set_t all;
@@ -268,35 +279,45 @@ static void run(double seconds, int pipe_kind, int conns, int one_cpu) {
   if (one_cpu && sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus) != 0)
     die("sched_setaffinity");
   printf("floor_pound: %s, %d at once%s: %.0f connections/s (%ld failed)\n",
-         pipe_kind ? "pipe" : "tcp", conns, one_cpu ? ", one CPU" : "", rate,
-         failed);
+         pipe_kind ? "pipe" : "tcp", conns, said[mode], rate, failed);
   printf("RESULT floor_%s_pound_%d%s %.0f connections/s higher\n",
-         pipe_kind ? "pipe" : "tcp4", conns, one_cpu ? "_one_cpu" : "", rate);
+         pipe_kind ? "pipe" : "tcp4", conns, suffix[mode], rate);
 }
 
 int main(int argc, char** argv) {
+  static const char* const modes[] = {"sleep", "busy", "one_cpu"};
+  enum mode mode = SLEEP;
   double seconds = 3;
+  int m;
 
   signal(SIGPIPE, SIG_IGN);
   if (argc > 1)
     seconds = atof(argv[1]);
-  if (seconds <= 0 || argc > 4 ||
+  if (argc > 4) {
+    for (m = 0; m < 3 && strcmp(argv[4], modes[m]) != 0; m++)
+      ;
+    mode = (enum mode) m;
+  }
+  if (seconds <= 0 || argc > 5 || mode > ONE_CPU ||
       (argc > 2 && strcmp(argv[2], "tcp") != 0 &&
        strcmp(argv[2], "pipe") != 0)) {
-    fprintf(stderr, "usage: %s [seconds [tcp|pipe [connections]]]\n",
+    fprintf(stderr,
+            "usage: %s [seconds [tcp|pipe [connections [sleep|busy|one_cpu]]]]\n",
             argv[0]);
     return 2;
   }
   if (argc > 2) {
     run(seconds, strcmp(argv[2], "pipe") == 0,
-        argc > 3 ? atoi(argv[3]) : 100, 0);
+        argc > 3 ? atoi(argv[3]) : 100, mode);
     return 0;
   }
-  run(seconds, 0, 100, 0);
-  run(seconds, 0, 1000, 0);
-  run(seconds, 1, 100, 0);
-  run(seconds, 1, 1000, 0);
-  run(seconds, 0, 100, 1);
-  run(seconds, 1, 100, 1);
+  for (m = SLEEP; m <= BUSY; m++) {
+    run(seconds, 0, 100, (enum mode) m);
+    run(seconds, 0, 1000, (enum mode) m);
+    run(seconds, 1, 100, (enum mode) m);
+    run(seconds, 1, 1000, (enum mode) m);
+  }
+  run(seconds, 0, 100, ONE_CPU);
+  run(seconds, 1, 100, ONE_CPU);
   return 0;
 }

@@ -41,9 +41,11 @@ for src in bench/*.c; do
       i=0
       while [ $i -lt "$runs" ]; do
         "$out/floor/$name" | sed -n "s/^RESULT /floor /p" >> "$floors"
-        # ping_pongs' own shape: the echo server in a second process.
+        # ping_pongs' own shape: the echo server in a second process,
+        # sleeping and polling.
         if [ "$name" = floor_pingpong ]; then
           "$out/floor/$name" 5 2 | sed -n "s/^RESULT /floor /p" >> "$floors"
+          "$out/floor/$name" 5 2 busy | sed -n "s/^RESULT /floor /p" >> "$floors"
         fi
         i=$((i + 1))
       done
