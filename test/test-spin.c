@@ -390,6 +390,113 @@ TEST(io_spin_sees_watchers_started_before_the_wait) {
   CHECK(r.intervals[IO_BYTES / 2] < 5 * 1000000u);
 }
 
+/* A spin's look at the poller keeps what it found and the poll phase
+ * dispatches that batch without a second wait. Two sockets are readable
+ * before a wait that spins (any after the first: that one begins the
+ * sampling, whose first block spins); the first callback closes the other
+ * socket and a new one takes its number. The event already fetched for
+ * the old socket must not reach the new one's handle, which nothing ever
+ * makes readable. */
+struct look {
+  uv_poll_t polls[2];
+  int loop_end[2];
+  int peer_end[2];
+  uv_poll_t fresh;
+  int fresh_pair[2];
+  uv_timer_t timer;
+  int first_calls;
+  int fresh_calls;
+};
+
+static void look_fresh_cb(uv_poll_t* p, int status, int events) {
+  struct look* l = p->data;
+
+  (void) status;
+  (void) events;
+  l->fresh_calls++;
+}
+
+static void look_end(uv_timer_t* t) {
+  struct look* l = t->data;
+
+  uv_close((uv_handle_t*) &l->fresh, NULL);
+  uv_close((uv_handle_t*) t, NULL);
+}
+
+static void look_cb(uv_poll_t* p, int status, int events) {
+  struct look* l = p->data;
+  int me = p == &l->polls[1];
+  int other = !me;
+  char c;
+
+  CHECK_OK(status);
+  CHECK(events & UV_READABLE);
+  CHECK_EQ(l->first_calls, 0);   /* the other is closed before its turn */
+  l->first_calls++;
+  CHECK_EQ(read(l->loop_end[me], &c, 1), 1);
+  uv_close((uv_handle_t*) &l->polls[other], NULL);
+  CHECK_OK(close(l->loop_end[other]));
+  CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l->fresh_pair));
+  CHECK_EQ(l->fresh_pair[0], l->loop_end[other]);   /* the number, reused */
+  CHECK_OK(uv_poll_init(p->loop, &l->fresh, l->fresh_pair[0]));
+  l->fresh.data = l;
+  CHECK_OK(uv_poll_start(&l->fresh, UV_READABLE, look_fresh_cb));
+  uv_close((uv_handle_t*) p, NULL);
+  CHECK_OK(uv_timer_start(&l->timer, look_end, 20, 0));
+}
+
+static void look_start(uv_timer_t* t) {
+  struct look* l = t->data;
+  int i;
+
+  /* The timer came due before the loop waited for it (a slow start):
+   * until one wait with descriptors watched has begun the sampling,
+   * waits do not spin. */
+  if (uv_metrics_idle_time(t->loop) == 0) {
+    CHECK_OK(uv_timer_start(t, look_start, 1, 0));
+    return;
+  }
+  for (i = 0; i < 2; i++)
+    CHECK_EQ(write(l->peer_end[i], "x", 1), 1);
+}
+
+TEST(io_spin_look_batch_keeps_reused_numbers_apart) {
+  struct look l;
+  uv_loop_t loop;
+  int sv[2];
+  int i;
+
+  need_two_cpus();
+  memset(&l, 0, sizeof(l));
+  spin_loop_init(&loop, "10000");
+  CHECK_OK(uv_loop_configure(&loop, UV_METRICS_IDLE_TIME));
+  for (i = 0; i < 2; i++) {
+    CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+    l.loop_end[i] = sv[0];
+    l.peer_end[i] = sv[1];
+    CHECK_OK(uv_poll_init(&loop, &l.polls[i], sv[0]));
+    l.polls[i].data = &l;
+    CHECK_OK(uv_poll_start(&l.polls[i], UV_READABLE, look_cb));
+  }
+  CHECK_OK(uv_timer_init(&loop, &l.timer));
+  l.timer.data = &l;
+  CHECK_OK(uv_timer_start(&l.timer, look_start, 1, 0));
+  CHECK_OK(uv_run(&loop, UV_RUN_DEFAULT));
+  CHECK_EQ(l.first_calls, 1);
+  CHECK_EQ(l.fresh_calls, 0);
+  /* Nothing more runs once everything is closed. */
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  CHECK_EQ(l.fresh_calls, 0);
+  CHECK_OK(uv_loop_close(&loop));
+  for (i = 0; i < 2; i++) {
+    CHECK_OK(close(l.fresh_pair[i]));
+    CHECK_OK(close(l.peer_end[i]));
+  }
+  for (i = 0; i < 2; i++)
+    if (l.loop_end[i] != l.fresh_pair[0])
+      CHECK_OK(close(l.loop_end[i]));
+}
+
 /* While its loop spins, a pool thread that finds nothing to do looks for
  * the loop's next job for as long as the loop would spin (at most 50 us),
  * instead of sleeping: that job, submitted by the completion's callback,

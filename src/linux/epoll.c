@@ -168,11 +168,22 @@ static int apply_changes(uv_loop_t* loop) {
   return refused;
 }
 
+/* The poll phase lends its event buffer to the spin (poll_events, with
+ * poll_nevents -1): what a look finds is kept there and dispatched as is,
+ * one system call instead of a look and then a wait. */
 int uv__poller_peek(uv_loop_t* loop) {
   struct epoll_event e;
+  int n;
 
   if (loop->mpoll != NULL)
     return uv__mpoll_ready(loop);
+  if (loop->poll_events != NULL && loop->poll_nevents == -1) {
+    n = epoll_wait(loop->backend_fd, loop->poll_events, UV__MAX_EVENTS, 0);
+    if (n <= 0)
+      return 0;
+    loop->poll_nevents = n;
+    return 1;
+  }
   /* Every registration is level-triggered: looking takes nothing away
    * from the wait that follows. */
   return epoll_wait(loop->backend_fd, &e, 1, 0) > 0;
@@ -279,6 +290,7 @@ static inline __attribute__((always_inline)) void poll_loop(
   int rounds = 0;
   int sleeping;
   int refused;
+  int peeked;
   int poller;
   int spun;
   int n;
@@ -302,8 +314,18 @@ static inline __attribute__((always_inline)) void poll_loop(
    * observe.h; dispatching events after it is not. */
   if (o != NULL && timeout != 0)
     nl__obs_wait_enter(o);
+  peeked = 0;
   if (timeout != 0) {
+    /* The ring's pollers (NODELOOP_POLLER) wait their own way. */
+    if (loop->mpoll == NULL && uv__ring_poller() == UV__POLLER_EPOLL) {
+      loop->poll_events = events;
+      loop->poll_nevents = -1;
+    }
     spun = uv__async_spin(loop, timeout);
+    if (spun == 2 && loop->poll_nevents > 0)
+      peeked = loop->poll_nevents;
+    loop->poll_events = NULL;
+    loop->poll_nevents = 0;
     if (spun == 2 || (spun == 1 && uv__async_poll_check(loop))) {
       timeout = 0;
     } else if (timeout > 0) {
@@ -325,6 +347,19 @@ static inline __attribute__((always_inline)) void poll_loop(
     if (o != NULL)
       nl__obs_wait_leave(o);
     return;
+  }
+
+  if (peeked > 0) {
+    /* The spin's look fetched them: no interest changed since (the spin
+     * applied them first and runs no callback). */
+    uv__update_time(loop);
+    uv__async_wait_end(loop);
+    if (o != NULL)
+      nl__obs_wait_leave(o);
+    dispatch_events(loop, events, peeked);
+    if (peeked < UV__MAX_EVENTS)
+      return;
+    rounds++;
   }
 
   for (;;) {
