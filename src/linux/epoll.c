@@ -317,7 +317,7 @@ static inline __attribute__((always_inline)) void poll_loop(
   peeked = 0;
   if (timeout != 0) {
     /* The ring's pollers (NODELOOP_POLLER) wait their own way. */
-    if (loop->mpoll == NULL && uv__ring_poller() == UV__POLLER_EPOLL) {
+    if (uv__ring_poller() == UV__POLLER_EPOLL) {
       loop->poll_events = events;
       loop->poll_nevents = -1;
     }
@@ -349,30 +349,26 @@ static inline __attribute__((always_inline)) void poll_loop(
     return;
   }
 
-  if (peeked > 0) {
-    /* The spin's look fetched them: no interest changed since (the spin
-     * applied them first and runs no callback). */
-    uv__update_time(loop);
-    uv__async_wait_end(loop);
-    if (o != NULL)
-      nl__obs_wait_leave(o);
-    dispatch_events(loop, events, peeked);
-    if (peeked < UV__MAX_EVENTS)
-      return;
-    rounds++;
-  }
-
   for (;;) {
-    refused = apply_interest(loop, &poller, 0);
-    if (refused != 0)
-      timeout = 0;
-    sleeping = timeout != 0 && !uv__async_sleep_begin(loop);
-    if (!sleeping)
-      timeout = 0;
-    if (o != NULL && timeout != 0)
-      nl__obs_wait_enter(o);
-    n = wait_events(loop, events, timeout,
-                    poller == UV__POLLER_RING ? &refused : NULL);
+    if (peeked > 0) {
+      /* The spin's look fetched them, and no interest changed since (the
+       * spin applied the changes first and runs no callback): they are
+       * this round's wait. */
+      n = peeked;
+      peeked = 0;
+      sleeping = 0;
+    } else {
+      refused = apply_interest(loop, &poller, 0);
+      if (refused != 0)
+        timeout = 0;
+      sleeping = timeout != 0 && !uv__async_sleep_begin(loop);
+      if (!sleeping)
+        timeout = 0;
+      if (o != NULL && timeout != 0)
+        nl__obs_wait_enter(o);
+      n = wait_events(loop, events, timeout,
+                      poller == UV__POLLER_RING ? &refused : NULL);
+    }
     if (o != NULL)
       nl__obs_wait_leave(o);
     if (sleeping)
