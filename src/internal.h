@@ -220,6 +220,12 @@ int uv__run_pending(uv_loop_t* loop);
  * watcher's interest to the kernel again although it has not changed. */
 #define UV__IO_REARM 0x40000000u
 
+/* Not an event either: asks the kernel to wake one sleeping loop, not
+ * every one, when a descriptor watched by several loops gets ready. For
+ * listening sockets only: their interest is only ever added and removed,
+ * never modified, which is all the kernel allows for such a watch. */
+#define UV__POLLEXCL 0x10000000u
+
 void uv__io_init(uv__io_t* w, uv__io_cb cb, int fd);
 int uv__io_start(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 void uv__io_stop(uv_loop_t* loop, uv__io_t* w, unsigned int events);
@@ -247,7 +253,7 @@ void uv__poller_invalidate_fd(uv_loop_t* loop, int fd);
 int uv__poller_check_fd(uv_loop_t* loop, int fd);
 /* epoll's side of applying one interest change, shared with the ring's
  * poller (src/linux/uring_poll.c). */
-int uv__poller_ctl_op(const uv__io_t* w);
+int uv__poller_ctl_op(uv_loop_t* loop, uv__io_t* w);
 int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err);
 /* 1 if a watched descriptor is ready now (a wait would not block);
  * never blocks and consumes nothing. */

@@ -73,6 +73,8 @@ void uv__io_stop(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
   if (w->fd < 0)
     return;
   w->wanted &= ~events;
+  if ((w->wanted & ~UV__POLLEXCL) == 0)
+    w->wanted = 0;   /* a mark alone asks for nothing */
   if (w->wanted == 0 && (unsigned int) w->fd < loop->nwatchers &&
       loop->watchers[w->fd] == w) {
     /* The kernel registration is dropped lazily by the next poll, so a

@@ -871,6 +871,11 @@ static int shed_connections(int listen_fd) {
   return err;
 }
 
+/* A listener shared by several loops (the same socket handed to each, as
+ * libuv's multi-accept servers and Node's cluster do) wakes one sleeping
+ * loop per connection, not all of them to race for one accept. */
+#define LISTEN_EVENTS (UV__POLLIN | UV__POLLEXCL)
+
 /* Without a reserve the listener cannot shed; it stops watching for a
  * moment instead of spinning, then looks again. */
 #define UV__ACCEPT_RETRY_MS 100
@@ -887,7 +892,7 @@ static void accept_retry_cb(uv_timer_t* timer) {
 
   if ((s->flags & UV__STREAM_LISTENING) && s->io_watcher.fd != -1 &&
       !(s->flags & UV__STREAM_ACCEPT_PAUSED))
-    watch(s, UV__POLLIN);
+    watch(s, LISTEN_EVENTS);
 }
 
 static void accept_retry_free(uv_handle_t* h) {
@@ -957,7 +962,7 @@ int uv__stream_listen(uv_stream_t* s, int backlog, uv_connection_cb cb) {
   s->connection_cb = cb;
   s->io_watcher.cb = server_io;
   s->flags |= UV__STREAM_LISTENING;
-  err = watch(s, UV__POLLIN);
+  err = watch(s, LISTEN_EVENTS);
   if (err != 0)
     s->flags &= ~UV__STREAM_LISTENING;
   update_active(s);
@@ -1029,7 +1034,7 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
   next_fd(server);
   if ((server->flags & UV__STREAM_ACCEPT_PAUSED) && server->accepted_fd == -1) {
     server->flags &= ~UV__STREAM_ACCEPT_PAUSED;
-    watch(server, UV__POLLIN);
+    watch(server, LISTEN_EVENTS);
   }
   return err;
 }

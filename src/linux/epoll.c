@@ -22,6 +22,7 @@ _Static_assert(UV__POLLHUP == EPOLLHUP, "event bits");
 _Static_assert(UV__POLLRDHUP == EPOLLRDHUP, "event bits");
 /* The rearm mark is a flag no watcher asks for and epoll never reports. */
 _Static_assert(UV__IO_REARM == EPOLLONESHOT, "rearm mark");
+_Static_assert(UV__POLLEXCL == EPOLLEXCLUSIVE, "exclusive mark");
 
 /* Events taken per epoll_wait. When a wait fills the array, a few more
  * non-blocking waits follow so that a busy loop still sees every ready
@@ -113,7 +114,15 @@ int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err) {
   e.events = w->wanted;
   e.data.fd = w->fd;
   if (op == EPOLL_CTL_ADD && err == EEXIST &&
+      !(w->wanted & UV__POLLEXCL) &&
       epoll_ctl(loop->backend_fd, EPOLL_CTL_MOD, w->fd, &e) == 0) {
+    w->armed = w->wanted;
+    return 0;
+  }
+  /* An exclusive watch cannot be modified: replaced instead. */
+  if (op == EPOLL_CTL_ADD && err == EEXIST &&
+      epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, w->fd, &e) == 0 &&
+      epoll_ctl(loop->backend_fd, EPOLL_CTL_ADD, w->fd, &e) == 0) {
     w->armed = w->wanted;
     return 0;
   }
@@ -134,11 +143,25 @@ int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err) {
   return 1;
 }
 
-/* The epoll_ctl operation that takes a watcher from armed to wanted. */
-int uv__poller_ctl_op(const uv__io_t* w) {
+/* The epoll_ctl operation that takes a watcher from armed to wanted. The
+ * kernel refuses to modify an exclusive watch (UV__POLLEXCL): one about to
+ * be modified (a rearm, not a listener's add or remove) is removed here
+ * and then added afresh. */
+int uv__poller_ctl_op(uv_loop_t* loop, uv__io_t* w) {
+  struct epoll_event e;
+
   if (w->wanted == 0)
     return EPOLL_CTL_DEL;
-  return w->armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  if (w->armed == 0)
+    return EPOLL_CTL_ADD;
+  if ((w->wanted | w->armed) & UV__POLLEXCL) {
+    memset(&e, 0, sizeof(e));
+    /* ENOENT: the registration went with a file closed behind our back. */
+    epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, w->fd, &e);
+    w->armed = 0;
+    return EPOLL_CTL_ADD;
+  }
+  return EPOLL_CTL_MOD;
 }
 
 /* Hands every recorded interest change to the kernel. Returns how many
@@ -159,7 +182,7 @@ static int apply_changes(uv_loop_t* loop) {
     memset(&e, 0, sizeof(e));
     e.events = w->wanted;
     e.data.fd = w->fd;
-    op = uv__poller_ctl_op(w);
+    op = uv__poller_ctl_op(loop, w);
     if (epoll_ctl(loop->backend_fd, op, w->fd, &e) != 0)
       refused += uv__poller_ctl_failed(loop, w, op, errno);
     else

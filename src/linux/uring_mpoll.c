@@ -231,7 +231,8 @@ static int mp_update(struct nl__mpoll* m, struct mp_slot* s, int fd,
 static int mp_change(struct nl__mpoll* m, uv__io_t* w) {
   struct io_uring_sqe* sqe;
   struct mp_slot* s;
-  unsigned int want = w->wanted;
+  /* Every ring's poll of a shared listener is woken: no exclusive mark. */
+  unsigned int want = w->wanted & ~UV__POLLEXCL;
   int fd = w->fd;
 
   if (mp_grow(m, fd) != 0)
@@ -263,7 +264,7 @@ static int mp_change(struct nl__mpoll* m, uv__io_t* w) {
   }
   s->w = w;
   s->events = want;
-  w->armed = want;
+  w->armed = w->wanted;
   return 0;
 }
 
