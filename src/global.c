@@ -70,6 +70,10 @@ void uv__free(void* ptr) {
   errno = saved;
 }
 
+uv_free_func uv__free_func(void) {
+  return allocator.free_fn;
+}
+
 char* uv__strdup(const char* s) {
   size_t len = strlen(s) + 1;
   char* p = uv__malloc(len);

@@ -58,6 +58,9 @@ void* uv__calloc(size_t count, size_t size);
 void* uv__realloc(void* ptr, size_t size);
 void* uv__reallocf(void* ptr, size_t size);
 void uv__free(void* ptr);
+/* The free function of the allocator in use now: for memory that another
+ * thread frees later, with the allocator that made it. */
+uv_free_func uv__free_func(void);
 char* uv__strdup(const char* s);
 char* uv__strndup(const char* s, size_t n);
 

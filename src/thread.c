@@ -32,7 +32,9 @@ static void uv__thread_check(int err) {
  */
 
 /* The thread's entry point and argument, handed to the trampoline in an
- * allocation the new thread frees. If the allocator set by
+ * allocation the new thread frees, with the free function of the
+ * allocator that made it: the global one may be replaced meanwhile, and
+ * reading it would race with uv_replace_allocator(). If the allocator set by
  * uv_replace_allocator fails, they go on the creating thread's stack
  * instead, and the creator waits until the new thread has copied them:
  * that costs it a sleep and a wakeup (libuv's thread_create benchmark ran
@@ -41,6 +43,7 @@ static void uv__thread_check(int err) {
 struct uv__thread_start {
   uv_thread_cb entry;
   void* arg;
+  uv_free_func free_fn;   /* allocated: how to free it */
   int allocated;
   sem_t copied;       /* not allocated: posted once copied */
 };
@@ -56,7 +59,7 @@ static void* uv__thread_trampoline(void* data) {
   /* `start` may be gone as soon as the creator sees this post: POSIX lets
    * a semaphore be destroyed once no thread is blocked on it. */
   if (start->allocated)
-    uv__free(start);
+    start->free_fn(start);
   else
     sem_post(&start->copied);
   entry(arg);
@@ -105,6 +108,7 @@ int uv_thread_create_ex(uv_thread_t* tid,
                         void* arg) {
   struct uv__thread_start local;
   struct uv__thread_start* start;
+  uv_free_func free_fn;
   pthread_attr_t attr;
   size_t stack_size;
   int allocated;
@@ -124,10 +128,12 @@ int uv_thread_create_ex(uv_thread_t* tid,
     stack_size = uv__thread_default_stack();
   stack_size = uv__thread_stack_round(stack_size);
 
+  free_fn = uv__free_func();
   start = uv__malloc(sizeof(*start));
   allocated = start != NULL;
   if (allocated) {
     start->allocated = 1;
+    start->free_fn = free_fn;
   } else {
     start = &local;
     start->allocated = 0;
@@ -147,7 +153,7 @@ int uv_thread_create_ex(uv_thread_t* tid,
   /* Once created, the new thread owns an allocated `start`. */
   if (allocated) {
     if (err != 0)
-      uv__free(start);
+      free_fn(start);
     return uv__pthread_err(err);
   }
   if (err == 0)

@@ -47,6 +47,92 @@ TEST(create_join) {
   }
 }
 
+/* An allocator that tags what it makes, so that a free can tell whose
+ * memory it is given. */
+#define TAGGED 0x6e6c74616767ed01ull
+
+static atomic_int tagged_live;
+static atomic_int foreign_frees;
+
+static void* tagged_malloc(size_t n) {
+  uint64_t* p = malloc(n + 16);
+  if (p == NULL)
+    return NULL;
+  p[0] = TAGGED;
+  atomic_fetch_add(&tagged_live, 1);
+  return p + 2;
+}
+
+static void* tagged_realloc(void* ptr, size_t n) {
+  (void) ptr;
+  (void) n;
+  return NULL;   /* not used by thread creation */
+}
+
+static void* tagged_calloc(size_t count, size_t n) {
+  (void) count;
+  (void) n;
+  return NULL;
+}
+
+static void tagged_free(void* ptr) {
+  uint64_t* p = (uint64_t*) ptr - 2;
+  if (ptr == NULL)
+    return;
+  CHECK(p[0] == TAGGED);
+  p[0] = 0;
+  atomic_fetch_sub(&tagged_live, 1);
+  free(p);
+}
+
+/* The default allocator's stand-in, which must never see tagged memory. */
+static void* plain_malloc(size_t n) {
+  uint64_t* p = malloc(n + 16);
+  if (p == NULL)
+    return NULL;
+  p[0] = 0;
+  return p + 2;
+}
+
+static void* plain_realloc(void* ptr, size_t n) {
+  (void) ptr;
+  (void) n;
+  return NULL;
+}
+
+static void plain_free(void* ptr) {
+  uint64_t* p = (uint64_t*) ptr - 2;
+  if (ptr == NULL)
+    return;
+  if (p[0] == TAGGED)
+    atomic_fetch_add(&foreign_frees, 1);
+  else
+    free(p);
+}
+
+static void nothing(void* arg) {
+  (void) arg;
+}
+
+/* A new thread frees its start record with the allocator that made it,
+ * even if the program replaces the allocator while the thread starts. */
+TEST(start_record_freed_by_its_allocator) {
+  uv_thread_t tid;
+  int i;
+
+  for (i = 0; i < 200; i++) {
+    CHECK_OK(uv_replace_allocator(tagged_malloc, tagged_realloc,
+                                  tagged_calloc, tagged_free));
+    CHECK_OK(uv_thread_create(&tid, nothing, NULL));
+    CHECK_OK(uv_replace_allocator(plain_malloc, plain_realloc,
+                                  tagged_calloc, plain_free));
+    CHECK_OK(uv_thread_join(&tid));
+  }
+  CHECK_OK(uv_replace_allocator(malloc, realloc, calloc, free));
+  CHECK_EQ(atomic_load(&foreign_frees), 0);
+  CHECK_EQ(atomic_load(&tagged_live), 0);
+}
+
 TEST(self_equal) {
   struct create_ctx a, b;
   uv_thread_t ta, tb;
