@@ -4,7 +4,9 @@
  * level-triggered epoll instance, share one listening socket on
  * 127.0.0.1 (each watches a duplicate of it, as libuv's servers watch the
  * copy they receive over a pipe); each accepts until EAGAIN, watches the
- * new connection and closes it when the client's end arrives. One client
+ * new connection and closes it when the client's end arrives; the
+ * listening socket is watched with EPOLLEXCLUSIVE, which wakes one
+ * sleeping server per connection instead of every one. One client
  * thread keeps 40 connections in progress with its own epoll instance:
  * socket, connect, watch for writable, close, and a new one in its place.
  * libuv's client closes a connection one loop iteration after it is made
@@ -73,7 +75,8 @@ static void* serve(void* arg) {
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0)
     die("epoll_create1");
-  watch(ep, s->listen_fd, EPOLLIN);
+  /* One sleeping server woken per connection, not all of them. */
+  watch(ep, s->listen_fd, EPOLLIN | EPOLLEXCLUSIVE);
   watch(ep, s->stop_fd, EPOLLIN);
   for (;;) {
     k = epoll_wait(ep, ev, MAX_EVENTS, -1);
