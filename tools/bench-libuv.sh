@@ -40,6 +40,13 @@ while [ $i -lt "$runs" ]; do
         next }
       /\/s received/ { v = $3; sub(/\/s/, "", v)
                       print lib, name, v, "received/s", "higher"; got = 1; next }
+      # A rate in parentheses, whatever comes before it: "(874,185/sec)",
+      # "(13725881 ticks/s)", "(2,015,280/s, ...".
+      match($0, /\([0-9,.]+( [a-z]+)?\/s(ec)?[,)]/) {
+        v = substr($0, RSTART + 1, RLENGTH - 2); sub(/[ \/].*/, "", v)
+        gsub(/,/, "", v)
+        print lib, name, v, "per_s", "higher"; got = 1; next }
+      /^# [0-9.]+ seconds total/ { print lib, name, $2, "s", "lower"; got = 1; next }
       /^# [A-Za-z0-9_-]+: [0-9.]+ / {
         key = $2; sub(/:$/, "", key)
         if (name ~ /pump/ && key != name) next
