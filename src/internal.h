@@ -256,7 +256,7 @@ void uv__poller_invalidate_fd(uv_loop_t* loop, int fd);
 int uv__poller_check_fd(uv_loop_t* loop, int fd);
 /* epoll's side of applying one interest change, shared with the ring's
  * poller (src/linux/uring_poll.c). */
-int uv__poller_ctl_op(uv_loop_t* loop, uv__io_t* w);
+int uv__poller_ctl_op(const uv__io_t* w);
 int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err);
 /* 1 if a watched descriptor is ready now (a wait would not block);
  * never blocks and consumes nothing. */

@@ -43,9 +43,8 @@ static void uv__thread_check(int err) {
 struct uv__thread_start {
   uv_thread_cb entry;
   void* arg;
-  uv_free_func free_fn;   /* allocated: how to free it */
-  int allocated;
-  sem_t copied;       /* not allocated: posted once copied */
+  uv_free_func free_fn;   /* how to free it; NULL: on the creator's stack */
+  sem_t copied;           /* on the stack: posted once copied */
 };
 
 /* uv_thread_cb returns void while pthread wants void* (*)(void*); calling
@@ -58,7 +57,7 @@ static void* uv__thread_trampoline(void* data) {
 
   /* `start` may be gone as soon as the creator sees this post: POSIX lets
    * a semaphore be destroyed once no thread is blocked on it. */
-  if (start->allocated)
+  if (start->free_fn != NULL)
     start->free_fn(start);
   else
     sem_post(&start->copied);
@@ -132,11 +131,10 @@ int uv_thread_create_ex(uv_thread_t* tid,
   start = uv__malloc(sizeof(*start));
   allocated = start != NULL;
   if (allocated) {
-    start->allocated = 1;
     start->free_fn = free_fn;
   } else {
     start = &local;
-    start->allocated = 0;
+    start->free_fn = NULL;
     if (sem_init(&start->copied, 0, 0) != 0)
       return uv__neg_errno();
   }

@@ -113,13 +113,8 @@ int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err) {
   memset(&e, 0, sizeof(e));
   e.events = w->wanted;
   e.data.fd = w->fd;
-  if (op == EPOLL_CTL_ADD && err == EEXIST &&
-      !(w->wanted & UV__POLLEXCL) &&
-      epoll_ctl(loop->backend_fd, EPOLL_CTL_MOD, w->fd, &e) == 0) {
-    w->armed = w->wanted;
-    return 0;
-  }
-  /* An exclusive watch cannot be modified: replaced instead. */
+  /* A registration the watcher did not know of: replaced, not modified,
+   * since the kernel refuses to modify an exclusive one (UV__POLLEXCL). */
   if (op == EPOLL_CTL_ADD && err == EEXIST &&
       epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, w->fd, &e) == 0 &&
       epoll_ctl(loop->backend_fd, EPOLL_CTL_ADD, w->fd, &e) == 0) {
@@ -143,25 +138,12 @@ int uv__poller_ctl_failed(uv_loop_t* loop, uv__io_t* w, int op, int err) {
   return 1;
 }
 
-/* The epoll_ctl operation that takes a watcher from armed to wanted. The
- * kernel refuses to modify an exclusive watch (UV__POLLEXCL): one about to
- * be modified (a rearm, not a listener's add or remove) is removed here
- * and then added afresh. */
-int uv__poller_ctl_op(uv_loop_t* loop, uv__io_t* w) {
-  struct epoll_event e;
-
+/* The epoll_ctl operation that takes a watcher from armed to wanted. An
+ * exclusive watch (UV__POLLEXCL) is only ever added and removed. */
+int uv__poller_ctl_op(const uv__io_t* w) {
   if (w->wanted == 0)
     return EPOLL_CTL_DEL;
-  if (w->armed == 0)
-    return EPOLL_CTL_ADD;
-  if ((w->wanted | w->armed) & UV__POLLEXCL) {
-    memset(&e, 0, sizeof(e));
-    /* ENOENT: the registration went with a file closed behind our back. */
-    epoll_ctl(loop->backend_fd, EPOLL_CTL_DEL, w->fd, &e);
-    w->armed = 0;
-    return EPOLL_CTL_ADD;
-  }
-  return EPOLL_CTL_MOD;
+  return w->armed == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 }
 
 /* Hands every recorded interest change to the kernel. Returns how many
@@ -182,7 +164,7 @@ static int apply_changes(uv_loop_t* loop) {
     memset(&e, 0, sizeof(e));
     e.events = w->wanted;
     e.data.fd = w->fd;
-    op = uv__poller_ctl_op(loop, w);
+    op = uv__poller_ctl_op(w);
     if (epoll_ctl(loop->backend_fd, op, w->fd, &e) != 0)
       refused += uv__poller_ctl_failed(loop, w, op, errno);
     else

@@ -113,7 +113,7 @@ static void batch_fill(uv_loop_t* loop, struct nl__ring* r,
       continue;
     i = b->nctl++;
     b->w[i] = w;
-    b->op[i] = uv__poller_ctl_op(loop, w);
+    b->op[i] = uv__poller_ctl_op(w);
     memset(&b->ev[i], 0, sizeof(b->ev[i]));
     b->ev[i].events = w->wanted;
     b->ev[i].data.fd = w->fd;
