@@ -1,7 +1,6 @@
 /* Streams: what TCP sockets, pipes and TTYs share. Reading what is ready,
- * a FIFO write queue that tries each write at once and finishes partial
- * writes when the descriptor becomes writable, shutdown after the queued
- * writes, listening and accepting, and passing descriptors over IPC pipes.
+ * connecting, listening and accepting, and receiving descriptors over IPC
+ * pipes; writing and shutdown are in src/stream_write.c.
  *
  * Callbacks run from the stream's watcher, in the poll phase (events) or
  * in the pending phase (work a call such as uv_write() finished at once:
@@ -12,9 +11,7 @@
 #include "stream.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -43,30 +40,30 @@ struct uv__fd_queue {
 
 static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events);
 
-static int is_stream_type(uv_handle_type type) {
+int uv__stream_is_type(uv_handle_type type) {
   return type == UV_TCP || type == UV_NAMED_PIPE || type == UV_TTY;
 }
 
 /* The descriptor a handle passed with uv_write2() stands for: a stream's
  * or a UDP socket's (its watcher sits elsewhere in the structure). -1 for
  * any other handle. */
-static int send_handle_fd(const uv_stream_t* h) {
-  if (is_stream_type(h->type))
+int uv__stream_send_handle_fd(const uv_stream_t* h) {
+  if (uv__stream_is_type(h->type))
     return h->io_watcher.fd;
   if (h->type == UV_UDP)
     return ((const uv_udp_t*) h)->io_watcher.fd;
   return -1;
 }
 
-static int check_send_handle(const uv_stream_t* h) {
-  if (!is_stream_type(h->type) && h->type != UV_UDP)
+int uv__stream_check_send_handle(const uv_stream_t* h) {
+  if (!uv__stream_is_type(h->type) && h->type != UV_UDP)
     return UV_EINVAL;
-  if (send_handle_fd(h) < 0)
+  if (uv__stream_send_handle_fd(h) < 0)
     return UV_EBADF;
   return 0;
 }
 
-static int is_ipc(const uv_stream_t* s) {
+int uv__stream_is_ipc(const uv_stream_t* s) {
   return s->type == UV_NAMED_PIPE && ((const uv_pipe_t*) s)->ipc;
 }
 
@@ -134,7 +131,7 @@ int uv__stream_open(uv_stream_t* s, int fd, unsigned int flags) {
 
 /* A stream counts as active while it reads, listens, connects or has
  * writes waiting for the descriptor, as in libuv. */
-static void update_active(uv_stream_t* s) {
+void uv__stream_update_active(uv_stream_t* s) {
   if ((s->flags & (UV__STREAM_READING | UV__STREAM_LISTENING)) ||
       (s->io_watcher.wanted & UV__POLLOUT) || s->connect_req != NULL)
     uv__handle_start((uv_handle_t*) s);
@@ -142,362 +139,15 @@ static void update_active(uv_stream_t* s) {
     uv__handle_stop((uv_handle_t*) s);
 }
 
-static int watch(uv_stream_t* s, unsigned int events) {
+int uv__stream_watch(uv_stream_t* s, unsigned int events) {
   int err = uv__io_start(s->loop, &s->io_watcher, events);
-  update_active(s);
+  uv__stream_update_active(s);
   return err;
 }
 
-static void unwatch(uv_stream_t* s, unsigned int events) {
+void uv__stream_unwatch(uv_stream_t* s, unsigned int events) {
   uv__io_stop(s->loop, &s->io_watcher, events);
-  update_active(s);
-}
-
-/* ---------------------------------------------------------------------
- * Writing.
- */
-
-/* Bytes of the request not yet written. */
-static size_t req_remaining(const uv_write_t* req) {
-  size_t n = 0;
-  unsigned int i;
-  for (i = req->write_index; i < req->nbufs; i++)
-    n += req->bufs[i].len;
-  return n;
-}
-
-/* writev() that turns the SIGPIPE of a vanished reader into a plain EPIPE
- * for descriptors that are not sockets (sockets use MSG_NOSIGNAL). The
- * signal is thread-directed, so blocking it here and taking it back
- * leaves the rest of the program undisturbed. */
-static ssize_t writev_nosigpipe(int fd, const struct iovec* iov, int n) {
-  static const struct timespec zero;
-  sigset_t pipe_set;
-  sigset_t old;
-  ssize_t r;
-  int err;
-
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  r = writev(fd, iov, n);
-  err = errno;
-  if (r == -1 && err == EPIPE && !sigismember(&old, SIGPIPE))
-    while (sigtimedwait(&pipe_set, NULL, &zero) == -1 && errno == EINTR) {
-    }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  errno = err;
-  return r;
-}
-
-/* One write attempt of up to IOV_MAX buffers, passing send_handle's
- * descriptor along when there is one. Returns bytes or -errno. */
-static ssize_t write_bufs(uv_stream_t* s, const uv_buf_t* bufs,
-                          unsigned int nbufs, uv_stream_t* send_handle) {
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr msg;
-  struct cmsghdr* cmsg;
-  int fd = s->io_watcher.fd;
-  int n = nbufs > IOV_MAX ? IOV_MAX : (int) nbufs;
-  ssize_t r;
-
-  do {
-    if (send_handle == NULL && n == 1 && (s->flags & UV__STREAM_SOCKET)) {
-      /* One buffer: send() skips the message header sendmsg() copies in,
-       * which is most of the difference to a plain write(). */
-      r = send(fd, bufs[0].base, bufs[0].len, MSG_NOSIGNAL);
-    } else if (send_handle != NULL || (s->flags & UV__STREAM_SOCKET)) {
-      memset(&msg, 0, sizeof(msg));
-      msg.msg_iov = (struct iovec*) bufs;
-      msg.msg_iovlen = (size_t) n;
-      if (send_handle != NULL) {
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        fd = send_handle_fd(send_handle);
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-        fd = s->io_watcher.fd;
-      }
-      r = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    } else if (s->flags & UV__STREAM_TERMINAL) {
-      r = writev(fd, (const struct iovec*) bufs, n);
-    } else {
-      r = writev_nosigpipe(fd, (const struct iovec*) bufs, n);
-    }
-  } while (r == -1 && errno == EINTR);
-  if (r == -1)
-    return errno == EWOULDBLOCK ? UV_EAGAIN : uv__neg_errno();
-  return r;
-}
-
-/* Consumes n written bytes from the request's buffers. */
-static void req_advance(uv_write_t* req, size_t n) {
-  uv_buf_t* b;
-
-  while (req->write_index < req->nbufs) {
-    b = &req->bufs[req->write_index];
-    if (n < b->len) {
-      b->base += n;
-      b->len -= n;
-      return;
-    }
-    n -= b->len;
-    req->write_index++;
-  }
-}
-
-/* Writes as much of the request as the descriptor takes. 0 when all of it
- * went, UV_EAGAIN when the rest must wait, or an error. */
-static int write_req(uv_stream_t* s, uv_write_t* req) {
-  size_t want;
-  ssize_t r;
-  unsigned int i;
-  unsigned int n;
-
-  for (;;) {
-    /* Skip empty buffers so a request of empty buffers needs no call. */
-    while (req->write_index < req->nbufs &&
-           req->bufs[req->write_index].len == 0)
-      req->write_index++;
-    if (req->write_index == req->nbufs && req->send_handle == NULL)
-      return 0;
-    n = req->nbufs - req->write_index;
-    if (n > IOV_MAX)
-      n = IOV_MAX;
-    want = 0;
-    for (i = 0; i < n; i++)
-      want += req->bufs[req->write_index + i].len;
-    r = write_bufs(s, req->bufs + req->write_index, n, req->send_handle);
-    if (r < 0)
-      return (int) r;
-    /* The descriptor went with the first bytes. */
-    req->send_handle = NULL;
-    req_advance(req, (size_t) r);
-    s->write_queue_size -= (size_t) r;
-    if (req->write_index == req->nbufs)
-      return 0;
-    /* A short write means the socket buffer is full: wait for POLLOUT
-     * rather than make a call that would fail with EAGAIN. A blocking
-     * descriptor is written until done. */
-    if ((size_t) r < want && !(s->flags & UV__STREAM_BLOCKING))
-      return UV_EAGAIN;
-  }
-}
-
-static void finish_req(uv_stream_t* s, uv_write_t* req, int err) {
-  uv__queue_remove(&req->queue);
-  s->write_queue_size -= req_remaining(req);
-  req->write_index = req->nbufs;
-  req->error = err;
-  uv__queue_insert_tail(&s->write_completed_queue, &req->queue);
-}
-
-/* Every queued write fails with UV_ECANCELED (callbacks run later). */
-static void cancel_writes(uv_stream_t* s) {
-  while (!uv__queue_empty(&s->write_queue))
-    finish_req(s, uv__container_of(uv__queue_head(&s->write_queue),
-                                   uv_write_t, queue), UV_ECANCELED);
-}
-
-/* Writes queued requests in order until the descriptor is full. Finished
- * ones move to the completed queue; their callbacks run later. */
-static void write_queued(uv_stream_t* s) {
-  struct uv__queue* q;
-  uv_write_t* req;
-  int err;
-
-  while (!uv__queue_empty(&s->write_queue) && s->io_watcher.fd != -1) {
-    q = uv__queue_head(&s->write_queue);
-    req = uv__container_of(q, uv_write_t, queue);
-    err = write_req(s, req);
-    if (err == UV_EAGAIN) {
-      if (!(s->io_watcher.wanted & UV__POLLOUT))
-        watch(s, UV__POLLOUT);
-      return;
-    }
-    finish_req(s, req, err);
-  }
-  if (s->io_watcher.wanted & UV__POLLOUT)
-    unwatch(s, UV__POLLOUT);
-}
-
-static void run_write_callbacks(uv_stream_t* s) {
-  struct uv__queue done;
-  struct uv__queue* q;
-  uv_write_t* req;
-
-  if (uv__queue_empty(&s->write_completed_queue))
-    return;
-  /* All of these get their callback even if one of them closes the
-   * stream; later completions wait for the next round. */
-  uv__queue_move(&s->write_completed_queue, &done);
-  while (!uv__queue_empty(&done)) {
-    q = uv__queue_head(&done);
-    uv__queue_remove(q);
-    req = uv__container_of(q, uv_write_t, queue);
-    if (req->bufs != req->bufsml)
-      uv__free(req->bufs);
-    req->bufs = NULL;
-    uv__req_unregister(s->loop, req);
-    if (req->cb != NULL)
-      uv__dispatch_write(req, req->error);
-  }
-}
-
-/* The shutdown waits for every queued write; its callback follows theirs. */
-static void maybe_shutdown(uv_stream_t* s) {
-  uv_shutdown_t* req = s->shutdown_req;
-  int err = 0;
-
-  if (req == NULL || !uv__queue_empty(&s->write_queue) ||
-      s->connect_req != NULL || s->io_watcher.fd == -1)
-    return;
-  s->shutdown_req = NULL;
-  s->flags &= ~UV__STREAM_SHUTTING;
-  if (shutdown(s->io_watcher.fd, SHUT_WR) != 0)
-    err = uv__neg_errno();
-  else
-    s->flags |= UV__STREAM_SHUT;
-  uv__req_unregister(s->loop, req);
-  if (req->cb != NULL)
-    uv__dispatch_shutdown(req, err);
-}
-
-int uv_write2(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
-              unsigned int nbufs, uv_stream_t* send_handle, uv_write_cb cb) {
-  size_t total = 0;
-  int was_empty;
-  unsigned int i;
-  int err;
-
-  if (req == NULL || s == NULL || (bufs == NULL && nbufs > 0) ||
-      !is_stream_type(s->type))
-    return UV_EINVAL;
-  if (uv__req_in_flight(req))
-    return UV_EBUSY;
-  if (s->io_watcher.fd < 0)
-    return UV_EBADF;
-  if (!(s->flags & UV__STREAM_WRITABLE))
-    return UV_EPIPE;
-  if (send_handle != NULL) {
-    if (!is_ipc(s))
-      return UV_EINVAL;
-    err = check_send_handle(send_handle);
-    if (err != 0)
-      return err;
-  }
-
-  uv__req_init(s->loop, (uv_req_t*) req, UV_WRITE);
-  req->cb = cb;
-  req->handle = s;
-  req->send_handle = send_handle;
-  req->error = 0;
-  req->write_index = 0;
-  req->nbufs = nbufs;
-  req->bufs = req->bufsml;
-  if (nbufs > UV__ARRAY_SIZE(req->bufsml)) {
-    req->bufs = uv__malloc(nbufs * sizeof(bufs[0]));
-    if (req->bufs == NULL)
-      return UV_ENOMEM;
-  }
-  if (nbufs > 0)
-    memcpy(req->bufs, bufs, nbufs * sizeof(bufs[0]));
-  for (i = 0; i < nbufs; i++)
-    total += bufs[i].len;
-
-  was_empty = uv__queue_empty(&s->write_queue);
-  uv__req_register(s->loop, req);
-  uv__queue_insert_tail(&s->write_queue, &req->queue);
-  s->write_queue_size += total;
-
-  /* An empty queue means nothing is ahead of this request: try it now.
-   * Otherwise the writable event (or the connection) will get to it. */
-  if (was_empty && s->connect_req == NULL) {
-    write_queued(s);
-    if (!uv__queue_empty(&s->write_completed_queue))
-      uv__io_feed(s->loop, &s->io_watcher);
-  }
-  return 0;
-}
-
-int uv_write(uv_write_t* req, uv_stream_t* s, const uv_buf_t bufs[],
-             unsigned int nbufs, uv_write_cb cb) {
-  return uv_write2(req, s, bufs, nbufs, NULL, cb);
-}
-
-int uv_try_write2(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs,
-                  uv_stream_t* send_handle) {
-  ssize_t r;
-  int err;
-
-  if (s == NULL || (bufs == NULL && nbufs > 0) || !is_stream_type(s->type))
-    return UV_EINVAL;
-  /* Bytes must not overtake the queue or a connection in progress. */
-  if (s->connect_req != NULL || !uv__queue_empty(&s->write_queue))
-    return UV_EAGAIN;
-  if (s->io_watcher.fd < 0)
-    return UV_EBADF;
-  if (!(s->flags & UV__STREAM_WRITABLE))
-    return UV_EPIPE;
-  /* On a stream that is not an IPC pipe the handle is ignored and only
-   * the bytes go, as in libuv. */
-  if (send_handle != NULL && !is_ipc(s))
-    send_handle = NULL;
-  if (send_handle != NULL) {
-    err = check_send_handle(send_handle);
-    if (err != 0)
-      return err;
-  }
-  while (nbufs > 0 && bufs[0].len == 0 && send_handle == NULL) {
-    bufs++;
-    nbufs--;
-  }
-  if (nbufs == 0 && send_handle == NULL)
-    return 0;
-  r = write_bufs(s, bufs, nbufs, send_handle);
-  if (r < 0)
-    return (int) r;
-  return r > INT_MAX ? INT_MAX : (int) r;
-}
-
-int uv_try_write(uv_stream_t* s, const uv_buf_t bufs[], unsigned int nbufs) {
-  return uv_try_write2(s, bufs, nbufs, NULL);
-}
-
-int uv_shutdown(uv_shutdown_t* req, uv_stream_t* s, uv_shutdown_cb cb) {
-  if (req == NULL || s == NULL || !is_stream_type(s->type))
-    return UV_EINVAL;
-  if (uv__req_in_flight(req))
-    return UV_EBUSY;
-  if (s->io_watcher.fd < 0 || !(s->flags & UV__STREAM_WRITABLE) ||
-      (s->flags & (UV__STREAM_SHUT | UV__STREAM_SHUTTING)) ||
-      uv__is_closing((uv_handle_t*) s))
-    return UV_ENOTCONN;
-
-  uv__req_init(s->loop, (uv_req_t*) req, UV_SHUTDOWN);
-  req->handle = s;
-  req->cb = cb;
-  uv__req_register(s->loop, req);
-  s->shutdown_req = req;
-  s->flags |= UV__STREAM_SHUTTING;
-  s->flags &= ~UV__STREAM_WRITABLE;
-  /* Done, at the earliest, in the next pending phase; while connecting,
-   * when the connection is done (a fed event must not pass for the
-   * connection's). */
-  if (uv__queue_empty(&s->write_queue) && s->connect_req == NULL)
-    uv__io_feed(s->loop, &s->io_watcher);
-  return 0;
-}
-
-size_t uv_stream_get_write_queue_size(const uv_stream_t* s) {
-  return s != NULL ? s->write_queue_size : 0;
+  uv__stream_update_active(s);
 }
 
 /* ---------------------------------------------------------------------
@@ -621,7 +271,7 @@ static ssize_t read_ipc(uv_stream_t* s, uv_buf_t* buf) {
 static void read_failed(uv_stream_t* s, int err, const uv_buf_t* buf) {
   s->flags &= ~(UV__STREAM_READING | UV__STREAM_READABLE |
                 UV__STREAM_WRITABLE);
-  unwatch(s, UV__POLLIN);
+  uv__stream_unwatch(s, UV__POLLIN);
   uv__dispatch_read(s, err, buf);
 }
 
@@ -641,7 +291,7 @@ static void read_again_if_unpolled(uv_stream_t* s) {
 static void read_eof(uv_stream_t* s, const uv_buf_t* buf) {
   s->flags |= UV__STREAM_EOF;
   s->flags &= ~UV__STREAM_READING;
-  unwatch(s, UV__POLLIN);
+  uv__stream_unwatch(s, UV__POLLIN);
   uv__dispatch_read(s, UV_EOF, buf);
 }
 
@@ -663,7 +313,7 @@ static void read_ready(uv_stream_t* s, unsigned int events) {
       uv__dispatch_read(s, 0, &buf);
       return;
     }
-    if (is_ipc(s)) {
+    if (uv__stream_is_ipc(s)) {
       n = read_ipc(s, &buf);
     } else {
       do
@@ -706,7 +356,7 @@ int uv_read_start(uv_stream_t* s, uv_alloc_cb alloc_cb, uv_read_cb read_cb) {
   int err;
 
   if (s == NULL || alloc_cb == NULL || read_cb == NULL ||
-      !is_stream_type(s->type) || uv__is_closing((uv_handle_t*) s))
+      !uv__stream_is_type(s->type) || uv__is_closing((uv_handle_t*) s))
     return UV_EINVAL;
   if (s->io_watcher.fd < 0 || !(s->flags & UV__STREAM_READABLE))
     return UV_ENOTCONN;
@@ -718,17 +368,17 @@ int uv_read_start(uv_stream_t* s, uv_alloc_cb alloc_cb, uv_read_cb read_cb) {
   if (err != 0)
     return err;
   s->flags |= UV__STREAM_READING;
-  update_active(s);
+  uv__stream_update_active(s);
   return 0;
 }
 
 int uv_read_stop(uv_stream_t* s) {
-  if (s == NULL || !is_stream_type(s->type))
+  if (s == NULL || !uv__stream_is_type(s->type))
     return UV_EINVAL;
   if (!(s->flags & UV__STREAM_READING))
     return 0;
   s->flags &= ~UV__STREAM_READING;
-  unwatch(s, UV__POLLIN);
+  uv__stream_unwatch(s, UV__POLLIN);
   return 0;
 }
 
@@ -743,7 +393,7 @@ int uv_is_writable(const uv_stream_t* s) {
 int uv_stream_set_blocking(uv_stream_t* s, int blocking) {
   int err;
 
-  if (s == NULL || !is_stream_type(s->type))
+  if (s == NULL || !uv__stream_is_type(s->type))
     return UV_EINVAL;
   if (s->io_watcher.fd < 0)
     return UV_EBADF;
@@ -772,11 +422,11 @@ void uv__stream_connect_begin(uv_stream_t* s, uv_connect_t* req,
   s->delayed_error = err;
   if (err != 0 || s->io_watcher.fd == -1) {
     uv__io_feed(s->loop, &s->io_watcher);
-  } else if (watch(s, UV__POLLOUT) != 0) {
+  } else if (uv__stream_watch(s, UV__POLLOUT) != 0) {
     s->io_watcher.fed_events = UV__POLLERR;   /* not known: ask SO_ERROR */
     uv__io_feed(s->loop, &s->io_watcher);
   }
-  update_active(s);
+  uv__stream_update_active(s);
 }
 
 static void connect_done(uv_stream_t* s, unsigned int events) {
@@ -802,19 +452,19 @@ static void connect_done(uv_stream_t* s, unsigned int events) {
   s->connect_req = NULL;
   if (err != 0 || uv__queue_empty(&s->write_queue))
     uv__io_stop(s->loop, &s->io_watcher, UV__POLLOUT);
-  update_active(s);
+  uv__stream_update_active(s);
   uv__req_unregister(s->loop, req);
   if (req->cb != NULL)
     uv__dispatch_connect(req, err);
   if (s->io_watcher.fd == -1)
     return;
   if (err != 0) {
-    cancel_writes(s);
+    uv__stream_cancel_writes(s);
   } else {
-    write_queued(s);
+    uv__stream_write_queued(s);
   }
-  run_write_callbacks(s);
-  maybe_shutdown(s);
+  uv__stream_write_callbacks(s);
+  uv__stream_maybe_shutdown(s);
 }
 
 /* ---------------------------------------------------------------------
@@ -833,9 +483,9 @@ static void stream_io(uv_loop_t* loop, uv__io_t* w, unsigned int events) {
   if (s->io_watcher.fd == -1)
     return;
   if (events & (UV__POLLOUT | UV__POLLERR | UV__POLLHUP)) {
-    write_queued(s);
-    run_write_callbacks(s);
-    maybe_shutdown(s);
+    uv__stream_write_queued(s);
+    uv__stream_write_callbacks(s);
+    uv__stream_maybe_shutdown(s);
   }
 }
 
@@ -892,7 +542,7 @@ static void accept_retry_cb(uv_timer_t* timer) {
 
   if ((s->flags & UV__STREAM_LISTENING) && s->io_watcher.fd != -1 &&
       !(s->flags & UV__STREAM_ACCEPT_PAUSED))
-    watch(s, LISTEN_EVENTS);
+    uv__stream_watch(s, LISTEN_EVENTS);
 }
 
 static void accept_retry_free(uv_handle_t* h) {
@@ -962,10 +612,10 @@ int uv__stream_listen(uv_stream_t* s, int backlog, uv_connection_cb cb) {
   s->connection_cb = cb;
   s->io_watcher.cb = server_io;
   s->flags |= UV__STREAM_LISTENING;
-  err = watch(s, LISTEN_EVENTS);
+  err = uv__stream_watch(s, LISTEN_EVENTS);
   if (err != 0)
     s->flags &= ~UV__STREAM_LISTENING;
-  update_active(s);
+  uv__stream_update_active(s);
   return err;
 }
 
@@ -990,7 +640,7 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
   int fd;
   int err;
 
-  if (server == NULL || client == NULL || !is_stream_type(server->type))
+  if (server == NULL || client == NULL || !uv__stream_is_type(server->type))
     return UV_EINVAL;
   fd = server->accepted_fd;
   if (fd == -1)
@@ -999,7 +649,7 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
     return UV_EINVAL;
   /* A client that has a descriptor already cannot take the connection;
    * it stays queued for the next uv_accept(). */
-  if ((is_stream_type(client->type) && client->io_watcher.fd != -1) ||
+  if ((uv__stream_is_type(client->type) && client->io_watcher.fd != -1) ||
       (client->type == UV_UDP &&
        ((uv_udp_t*) client)->io_watcher.fd != -1))
     return UV_EBUSY;
@@ -1007,7 +657,7 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
   switch (client->type) {
     case UV_TCP:
     case UV_NAMED_PIPE:
-      if (is_ipc(server)) {
+      if (uv__stream_is_ipc(server)) {
         /* A received descriptor: it may be a pipe rather than a socket,
          * and it comes in the sender's blocking mode. */
         if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -1020,7 +670,7 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
       break;
     case UV_UDP:
       /* A datagram socket received over an IPC pipe. */
-      err = is_ipc(server) ? uv_udp_open((uv_udp_t*) client, fd) : UV_EINVAL;
+      err = uv__stream_is_ipc(server) ? uv_udp_open((uv_udp_t*) client, fd) : UV_EINVAL;
       break;
     default:
       err = UV_EINVAL;
@@ -1034,7 +684,7 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
   next_fd(server);
   if ((server->flags & UV__STREAM_ACCEPT_PAUSED) && server->accepted_fd == -1) {
     server->flags &= ~UV__STREAM_ACCEPT_PAUSED;
-    watch(server, LISTEN_EVENTS);
+    uv__stream_watch(server, LISTEN_EVENTS);
   }
   return err;
 }
@@ -1079,8 +729,8 @@ void uv__stream_destroy(uv_stream_t* s) {
     if (creq->cb != NULL)
       uv__dispatch_connect(creq, UV_ECANCELED);
   }
-  cancel_writes(s);
-  run_write_callbacks(s);
+  uv__stream_cancel_writes(s);
+  uv__stream_write_callbacks(s);
   if (sreq != NULL && s->shutdown_req == sreq) {
     s->shutdown_req = NULL;
     uv__req_unregister(s->loop, sreq);

@@ -33,6 +33,27 @@ enum {
   UV__STREAM_ACCEPT_RETRY = 0x40000000
 };
 
+/* Helpers of src/stream.c that src/stream_write.c shares. */
+int uv__stream_is_type(uv_handle_type type);
+int uv__stream_is_ipc(const uv_stream_t* stream);
+/* The descriptor a handle passed with uv_write2() stands for, or -1. */
+int uv__stream_send_handle_fd(const uv_stream_t* handle);
+/* 0, or why the handle cannot be passed with uv_write2(). */
+int uv__stream_check_send_handle(const uv_stream_t* handle);
+/* Starts or stops watching events, keeping the handle's active state. */
+int uv__stream_watch(uv_stream_t* stream, unsigned int events);
+void uv__stream_unwatch(uv_stream_t* stream, unsigned int events);
+void uv__stream_update_active(uv_stream_t* stream);
+
+/* src/stream_write.c, for the stream's watcher and its closing: writes
+ * queued requests until the descriptor is full; runs the callbacks of
+ * finished ones; shuts the write side once the queue is empty; fails
+ * every queued request with UV_ECANCELED. */
+void uv__stream_write_queued(uv_stream_t* stream);
+void uv__stream_write_callbacks(uv_stream_t* stream);
+void uv__stream_maybe_shutdown(uv_stream_t* stream);
+void uv__stream_cancel_writes(uv_stream_t* stream);
+
 /* Initialises the stream part of a TCP, pipe or TTY handle (no fd yet). */
 void uv__stream_init(uv_loop_t* loop, uv_stream_t* stream,
                      uv_handle_type type);

@@ -374,6 +374,89 @@ TEST(try_write2_sends_handle) {
   nl_test_close_loop(&loop);
 }
 
+/* Writes queued behind a full socket may go out several to a call, but
+ * never together with a handle: the descriptor must come with the bytes
+ * of its own request, so the read that brings it ends with them. Read by
+ * hand, the bytes after the filler are the requests' in order, and the
+ * one read that carries a descriptor ends right after 'H'. */
+TEST(handle_amid_queued_writes) {
+  static const char want[] = "abcdefghijHklmnopqrst";
+  uv_pipe_t sender;
+  uv_tcp_t l;
+  uv_write_t req[sizeof(want) - 1];
+  struct sockaddr_in any = sh_ip4(0);
+  char got[sizeof(want)];
+  char buf[65536];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr msg;
+  struct iovec iov;
+  struct cmsghdr* c;
+  size_t filler = 0, seen = 0, len = 0, handle_end = 0;
+  int fds[2];
+  int raw, fd, nfds = 0;
+  ssize_t n;
+  unsigned int i;
+  uv_buf_t b;
+  uv_loop_t loop;
+
+  CHECK_OK(uv_loop_init(&loop));
+  sh_socketpair(fds);
+  CHECK_OK(uv_pipe_init(&loop, &sender, 1));
+  CHECK_OK(uv_pipe_open(&sender, fds[0]));
+  raw = fds[1];
+  CHECK_OK(uv_tcp_init(&loop, &l));
+  CHECK_OK(uv_tcp_bind(&l, (struct sockaddr*) &any, 0));
+  sh_fill_kernel((uv_stream_t*) &sender, &filler);
+  write_calls = 0;
+  for (i = 0; i < sizeof(want) - 1; i++) {
+    b = uv_buf_init((char*) want + i, 1);
+    CHECK_OK(uv_write2(&req[i], (uv_stream_t*) &sender, &b, 1,
+                       want[i] == 'H' ? (uv_stream_t*) &l : NULL, write_cb));
+  }
+  CHECK_EQ(sender.write_queue_size, sizeof(want) - 1);
+
+  while (len < sizeof(want) - 1) {
+    memset(&msg, 0, sizeof(msg));
+    iov.iov_base = buf;
+    iov.iov_len = sizeof(buf);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    n = recvmsg(raw, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      CHECK(errno == EAGAIN);
+      CHECK(uv_run(&loop, UV_RUN_ONCE) != 0);
+      continue;
+    }
+    CHECK(n > 0);
+    for (i = 0; i < (unsigned int) n; i++, seen++)
+      if (seen >= filler) {
+        CHECK(len < sizeof(want) - 1);
+        got[len++] = buf[i];
+      }
+    for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+      CHECK_EQ(c->cmsg_type, SCM_RIGHTS);
+      memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+      CHECK_OK(close(fd));
+      nfds++;
+      handle_end = len;
+    }
+    (void) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  got[len] = '\0';
+  CHECK(strcmp(got, want) == 0);
+  CHECK_EQ(nfds, 1);
+  CHECK_EQ(handle_end, (size_t) (strchr(want, 'H') - want) + 1);
+  SH_RUN_UNTIL(&loop, write_calls == (int) sizeof(want) - 1);
+  CHECK_EQ(sender.write_queue_size, 0);
+  CHECK_OK(close(raw));
+  nl_test_close_loop(&loop);
+}
+
 /* Refusals: a handle on a pipe that is not IPC, a handle without a
  * descriptor, an accept with nothing pending. */
 TEST(ipc_errors) {

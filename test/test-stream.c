@@ -491,6 +491,92 @@ TEST(write_queue_size_exact) {
   CHECK_OK(close(wq_raw));
 }
 
+/* Small writes queued behind a full socket go out together: over a
+ * SOCK_SEQPACKET pair each system call is one record, so the records the
+ * reader gets count the calls. The first record is the one that filled
+ * the kernel; then 1,000 writes of 13 bytes must take far fewer than
+ * 1,000 calls, arrive whole and in order, and their callbacks run in
+ * order with the queue's size falling to 0. */
+static int gather_calls;
+
+static void gather_write_cb(uv_write_t* req, int status) {
+  CHECK_OK(status);
+  CHECK_EQ((int) (req - w.req), gather_calls);
+  gather_calls++;
+}
+
+TEST(queued_small_writes_share_calls) {
+  enum { LEN = 13 };
+  static char data[NWRITES * LEN];
+  static char rec[65536];
+  uv_pipe_t p;
+  int fds[2];
+  int records = 0;
+  size_t got = 0;
+  size_t fill = 0;
+  ssize_t n;
+  int i;
+  uv_buf_t b;
+  uv_loop_t loop;
+
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds));
+  /* Fill the kernel with one record per call until it refuses. */
+  memset(rec, 'x', 1024);
+  while (send(fds[0], rec, 1024, MSG_DONTWAIT) == 1024)
+    fill++;
+  CHECK(errno == EAGAIN);
+  CHECK(fill > 0);
+  CHECK_OK(uv_pipe_init(&loop, &p, 0));
+  CHECK_OK(uv_pipe_open(&p, fds[0]));
+
+  memset(&w, 0, sizeof(w));
+  w.stream = (uv_stream_t*) &p;
+  sh_fill(data, 0, sizeof(data));
+  for (i = 0; i < NWRITES; i++) {
+    b = uv_buf_init(data + i * LEN, LEN);
+    CHECK_OK(uv_write(&w.req[i], (uv_stream_t*) &p, &b, 1, gather_write_cb));
+  }
+  CHECK_EQ(p.write_queue_size, (size_t) NWRITES * LEN);
+  CHECK_EQ(gather_calls, 0);
+
+  /* Read every record by hand, letting the loop write between reads. */
+  while (gather_calls < NWRITES || fill > 0) {
+    n = recv(fds[1], rec, sizeof(rec), MSG_DONTWAIT);
+    if (n < 0) {
+      CHECK(errno == EAGAIN);
+      CHECK(uv_run(&loop, UV_RUN_ONCE) != 0 || gather_calls == NWRITES);
+      continue;
+    }
+    if (fill > 0) {
+      CHECK_EQ(n, 1024);
+      fill--;
+      continue;
+    }
+    CHECK(n > 0);
+    CHECK_EQ(sh_mismatch(rec, got, (size_t) n), n);
+    got += (size_t) n;
+    records++;
+    (void) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  while ((n = recv(fds[1], rec, sizeof(rec), MSG_DONTWAIT)) > 0) {
+    CHECK_EQ(sh_mismatch(rec, got, (size_t) n), n);
+    got += (size_t) n;
+    records++;
+  }
+  CHECK_EQ(got, (size_t) NWRITES * LEN);
+  CHECK_EQ(p.write_queue_size, 0);
+  /* 64 buffers a call at most: 16 records for 1,000 writes, a few more
+   * if the kernel took some in pieces. One call per write would be
+   * 1,000. */
+  CHECK(records <= NWRITES / 8);
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  CHECK_EQ(gather_calls, NWRITES);
+  uv_close((uv_handle_t*) &p, NULL);
+  CHECK_OK(close(fds[1]));
+  nl_test_close_loop(&loop);
+}
+
 /* A slow reader: 16 MB queued in 64 KB writes while the peer does not
  * read (the kernel takes a few megabytes at most: tcp_wmem's maximum plus
  * the peer's initial receive buffer); the queue holds what the kernel did
