@@ -21,9 +21,23 @@ int uv_pipe_init(uv_loop_t* loop, uv_pipe_t* pipe, int ipc) {
   return 0;
 }
 
+/* What a descriptor of unknown kind is, for a pipe handle: a socket (sent
+ * to with MSG_NOSIGNAL) and, if so, whether it keeps records. */
+unsigned int uv__pipe_fd_flags(int fd) {
+  struct stat st;
+  socklen_t len = sizeof(int);
+  int type = SOCK_STREAM;
+
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+    return 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+      type != SOCK_STREAM)
+    return UV__STREAM_SOCKET | UV__PIPE_RECORDS;
+  return UV__STREAM_SOCKET;
+}
+
 int uv_pipe_open(uv_pipe_t* pipe, uv_file fd) {
   unsigned int flags = 0;
-  struct stat st;
   int mode;
   int err;
 
@@ -42,8 +56,7 @@ int uv_pipe_open(uv_pipe_t* pipe, uv_file fd) {
     flags |= UV__STREAM_READABLE;
   if (mode != O_RDONLY)
     flags |= UV__STREAM_WRITABLE;
-  if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
-    flags |= UV__STREAM_SOCKET;
+  flags |= uv__pipe_fd_flags(fd);
   return uv__stream_open((uv_stream_t*) pipe, fd, flags);
 }
 

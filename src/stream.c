@@ -636,7 +636,6 @@ int uv_listen(uv_stream_t* s, int backlog, uv_connection_cb cb) {
 
 int uv_accept(uv_stream_t* server, uv_stream_t* client) {
   unsigned int flags = UV__STREAM_READABLE | UV__STREAM_WRITABLE;
-  struct stat st;
   int fd;
   int err;
 
@@ -660,8 +659,10 @@ int uv_accept(uv_stream_t* server, uv_stream_t* client) {
       if (uv__stream_is_ipc(server)) {
         /* A received descriptor: it may be a pipe rather than a socket,
          * and it comes in the sender's blocking mode. */
-        if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
-          flags |= UV__STREAM_SOCKET;
+        if (client->type == UV_NAMED_PIPE)
+          flags |= uv__pipe_fd_flags(fd);
+        else
+          flags |= uv__pipe_fd_flags(fd) & UV__STREAM_SOCKET;
         uv__nonblock(fd, 1);
       } else {
         flags |= UV__STREAM_SOCKET;

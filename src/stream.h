@@ -26,6 +26,10 @@ enum {
   UV__TCP_NODELAY = 0x04000000,
   UV__TCP_KEEPALIVE = 0x08000000,
   UV__TCP_BOUND = 0x10000000,
+  /* Pipes (the TCP bits above are free there): a socket of records,
+   * SOCK_SEQPACKET or SOCK_DGRAM, where each call is one record, so
+   * requests are never gathered. */
+  UV__PIPE_RECORDS = 0x04000000,
 
   UV__STREAM_TERMINAL = 0x20000000,  /* a TTY handle on a real terminal */
   /* A listener out of descriptors, waiting on its retry timer (the timer
@@ -82,6 +86,10 @@ int uv__stream_listen(uv_stream_t* stream, int backlog, uv_connection_cb cb);
 /* uv_listen() per type. */
 int uv__tcp_listen(uv_tcp_t* tcp, int backlog, uv_connection_cb cb);
 int uv__pipe_listen(uv_pipe_t* pipe, int backlog, uv_connection_cb cb);
+
+/* UV__STREAM_SOCKET, with UV__PIPE_RECORDS for a socket of records, or 0:
+ * what a descriptor opened or received as a pipe is. */
+unsigned int uv__pipe_fd_flags(int fd);
 
 /* Descriptors received on an IPC pipe and not yet accepted. */
 int uv__stream_pending_count(const uv_stream_t* stream);

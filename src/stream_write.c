@@ -170,11 +170,25 @@ void uv__stream_cancel_writes(uv_stream_t* s) {
  * stack of any thread that runs a loop. */
 #define UV__WRITE_GATHER 64
 
-/* One call for the head request and those queued behind it, when there
- * are several and none passes a handle (a handle rides on the first byte
- * of its own request, so those go alone). Requests the call covered
- * finish in order; a partly written one keeps its place. Returns what
- * write_req() would for the first of them, or 1 when there was nothing
+/* Buffers of the request not yet written that hold bytes. */
+static unsigned int req_pieces(const uv_write_t* req) {
+  unsigned int n = 0;
+  unsigned int i;
+  for (i = req->write_index; i < req->nbufs; i++)
+    n += req->bufs[i].len > 0;
+  return n;
+}
+
+/* One call for the head request and those queued behind it. Requests the
+ * call covered finish in order; a partly written one keeps its place.
+ * Some requests must go by themselves, as they would in libuv:
+ * - one that passes a handle (the descriptor rides on its first byte);
+ * - any on a socket of records (SOCK_SEQPACKET or SOCK_DGRAM opened with
+ *   uv_pipe_open), where each call is one message;
+ * - on a pipe or FIFO, any that would take the call past PIPE_BUF bytes:
+ *   up to that size the kernel writes a call whole, so another process
+ *   writing to the same pipe cannot land inside a request.
+ * Returns what write_req() would for the head, or 1 when there was nothing
  * to gather. */
 static int write_gathered(uv_stream_t* s) {
   uv_buf_t bufs[UV__WRITE_GATHER];
@@ -187,11 +201,17 @@ static int write_gathered(uv_stream_t* s) {
   unsigned int nbufs = 0;
   unsigned int nreqs = 0;
   unsigned int i;
+  int atomic = !(s->flags & (UV__STREAM_SOCKET | UV__STREAM_TERMINAL));
 
+  if (s->type == UV_NAMED_PIPE && (s->flags & UV__PIPE_RECORDS))
+    return 1;
   for (q = uv__queue_head(&s->write_queue);
        q != &s->write_queue && nbufs < UV__WRITE_GATHER; q = uv__queue_next(q)) {
     req = uv__container_of(q, uv_write_t, queue);
     if (req->send_handle != NULL)
+      break;
+    if (atomic && (want + req_remaining(req) > PIPE_BUF ||
+                   nbufs + req_pieces(req) > UV__WRITE_GATHER))
       break;
     for (i = req->write_index; i < req->nbufs && nbufs < UV__WRITE_GATHER; i++)
       if (req->bufs[i].len > 0) {
@@ -204,8 +224,11 @@ static int write_gathered(uv_stream_t* s) {
     return 1;
 
   r = write_bufs(s, bufs, nbufs, NULL);
+  /* The error may belong to a later request (a buffer the kernel cannot
+   * read) or to the gathering itself: the head then goes alone and gets
+   * the result it would have got by itself. */
   if (r < 0)
-    return (int) r;
+    return r == UV_EAGAIN ? (int) r : 1;
   s->write_queue_size -= (size_t) r;
   for (left = (size_t) r; !uv__queue_empty(&s->write_queue);) {
     req = uv__container_of(uv__queue_head(&s->write_queue), uv_write_t, queue);

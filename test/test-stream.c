@@ -1,6 +1,7 @@
 /* Streams, over TCP and Unix sockets: reading (allocation, end of stream,
  * UV_ENOBUFS, stopping and closing from the read callback), writing (order,
- * vectors longer than IOV_MAX, the write queue's size at every moment, a
+ * vectors longer than IOV_MAX, the write queue's size at every moment,
+ * queued requests gathered into one call where that cannot be seen, a
  * slow reader, cancellation on close, uv_try_write), shutdown and half
  * closed connections, write errors when the peer has gone (without
  * SIGPIPE), and the readable/writable flags. */
@@ -8,6 +9,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 static int close_calls;
@@ -491,90 +493,268 @@ TEST(write_queue_size_exact) {
   CHECK_OK(close(wq_raw));
 }
 
-/* Small writes queued behind a full socket go out together: over a
- * SOCK_SEQPACKET pair each system call is one record, so the records the
- * reader gets count the calls. The first record is the one that filled
- * the kernel; then 1,000 writes of 13 bytes must take far fewer than
- * 1,000 calls, arrive whole and in order, and their callbacks run in
- * order with the queue's size falling to 0. */
+/* ---------------------------------------------------------------------
+ * Requests queued behind one another go out several to a call, except
+ * where libuv's one call per request is part of what the caller sees.
+ */
 static int gather_calls;
+static int gather_status[NWRITES];
 
 static void gather_write_cb(uv_write_t* req, int status) {
-  CHECK_OK(status);
   CHECK_EQ((int) (req - w.req), gather_calls);
-  gather_calls++;
+  gather_status[gather_calls++] = status;
 }
 
+/* write(2) and writev(2) calls this thread made (send and sendmsg are not
+ * counted). */
+static long thread_write_calls(void) {
+  char line[256];
+  long v = -1;
+  FILE* f = fopen("/proc/thread-self/io", "r");
+  CHECK(f != NULL);
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, "syscw:", 6) == 0)
+      v = atol(line + 6);
+  fclose(f);
+  CHECK(v >= 0);
+  return v;
+}
+
+/* A pipe(2) filled to the brim, non-blocking at both ends, of the given
+ * capacity (0: the default); returns the bytes it holds. */
+static size_t full_pipe(int fds[2], int size) {
+  static char junk[4096];
+  size_t held = 0;
+  ssize_t n;
+
+  CHECK_OK(pipe2(fds, O_CLOEXEC | O_NONBLOCK));
+  if (size > 0)
+    CHECK_EQ(fcntl(fds[1], F_SETPIPE_SZ, size), size);
+  memset(junk, 'x', sizeof(junk));
+  while ((n = write(fds[1], junk, sizeof(junk))) > 0)
+    held += (size_t) n;
+  CHECK(errno == EAGAIN);
+  return held;
+}
+
+/* A thousand 13-byte writes queued behind a full pipe take far fewer than
+ * a thousand calls, and arrive whole and in order, with their callbacks in
+ * order and the queue's size falling to 0. */
 TEST(queued_small_writes_share_calls) {
   enum { LEN = 13 };
   static char data[NWRITES * LEN];
-  static char rec[65536];
+  static char buf[65536];
   uv_pipe_t p;
   int fds[2];
-  int records = 0;
-  size_t got = 0;
-  size_t fill = 0;
+  size_t skip, got = 0;
+  long calls;
   ssize_t n;
   int i;
   uv_buf_t b;
   uv_loop_t loop;
 
   CHECK_OK(uv_loop_init(&loop));
-  CHECK_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds));
-  /* Fill the kernel with one record per call until it refuses. */
-  memset(rec, 'x', 1024);
-  while (send(fds[0], rec, 1024, MSG_DONTWAIT) == 1024)
-    fill++;
-  CHECK(errno == EAGAIN);
-  CHECK(fill > 0);
+  skip = full_pipe(fds, 0);
   CHECK_OK(uv_pipe_init(&loop, &p, 0));
-  CHECK_OK(uv_pipe_open(&p, fds[0]));
-
-  memset(&w, 0, sizeof(w));
-  w.stream = (uv_stream_t*) &p;
+  CHECK_OK(uv_pipe_open(&p, fds[1]));
+  writes_init((uv_stream_t*) &p);
+  gather_calls = 0;
   sh_fill(data, 0, sizeof(data));
   for (i = 0; i < NWRITES; i++) {
     b = uv_buf_init(data + i * LEN, LEN);
     CHECK_OK(uv_write(&w.req[i], (uv_stream_t*) &p, &b, 1, gather_write_cb));
   }
-  CHECK_EQ(p.write_queue_size, (size_t) NWRITES * LEN);
-  CHECK_EQ(gather_calls, 0);
+  CHECK_EQ(p.write_queue_size, sizeof(data));
 
-  /* Read every record by hand, letting the loop write between reads. */
-  while (gather_calls < NWRITES || fill > 0) {
-    n = recv(fds[1], rec, sizeof(rec), MSG_DONTWAIT);
+  calls = thread_write_calls();
+  while (gather_calls < NWRITES || got < sizeof(data)) {
+    n = read(fds[0], buf, sizeof(buf));
     if (n < 0) {
       CHECK(errno == EAGAIN);
       CHECK(uv_run(&loop, UV_RUN_ONCE) != 0 || gather_calls == NWRITES);
       continue;
     }
+    for (i = 0; i < n; i++)
+      if (skip > 0)
+        skip--;
+      else
+        CHECK_EQ((unsigned char) buf[i], sh_byte(got++));
+    (void) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  calls = thread_write_calls() - calls;
+  /* 64 buffers a call: 16 calls, a few more if the pipe took some while
+   * only partly drained. One call per request would be 1,000. */
+  CHECK(calls >= 16 && calls <= NWRITES / 8);
+  for (i = 0; i < NWRITES; i++)
+    CHECK_OK(gather_status[i]);
+  CHECK_EQ(p.write_queue_size, 0);
+  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  uv_close((uv_handle_t*) &p, NULL);
+  CHECK_OK(close(fds[0]));
+  nl_test_close_loop(&loop);
+}
+
+/* Over a SOCK_SEQPACKET pair opened with uv_pipe_open each call is one
+ * record, and a reader relies on one record per request: four writes
+ * queued behind a full socket arrive as four records of their own sizes,
+ * never merged. */
+TEST(record_socket_keeps_one_record_per_write) {
+  static char rec[65536];
+  uv_pipe_t p;
+  int fds[2];
+  int fill = 0;
+  int i;
+  ssize_t n;
+  uv_buf_t b;
+  uv_loop_t loop;
+
+  CHECK_OK(uv_loop_init(&loop));
+  CHECK_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds));
+  memset(rec, 'x', 1000);
+  while (send(fds[0], rec, 1000, MSG_DONTWAIT) == 1000)
+    fill++;
+  CHECK(errno == EAGAIN);
+  CHECK_OK(uv_pipe_init(&loop, &p, 0));
+  CHECK_OK(uv_pipe_open(&p, fds[0]));
+  writes_init((uv_stream_t*) &p);
+  gather_calls = 0;
+  for (i = 0; i < 4; i++) {
+    b = uv_buf_init(rec, (unsigned int) (100 + i));
+    CHECK_OK(uv_write(&w.req[i], (uv_stream_t*) &p, &b, 1, gather_write_cb));
+  }
+  for (i = 0; i < 4;) {
+    n = recv(fds[1], rec, sizeof(rec), MSG_DONTWAIT);
+    if (n < 0) {
+      CHECK(errno == EAGAIN);
+      CHECK(uv_run(&loop, UV_RUN_ONCE) != 0 || gather_calls == 4);
+      continue;
+    }
     if (fill > 0) {
-      CHECK_EQ(n, 1024);
+      CHECK_EQ(n, 1000);
       fill--;
       continue;
     }
-    CHECK(n > 0);
-    CHECK_EQ(sh_mismatch(rec, got, (size_t) n), n);
-    got += (size_t) n;
-    records++;
-    (void) uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK_EQ(n, 100 + i);
+    i++;
   }
-  while ((n = recv(fds[1], rec, sizeof(rec), MSG_DONTWAIT)) > 0) {
-    CHECK_EQ(sh_mismatch(rec, got, (size_t) n), n);
-    got += (size_t) n;
-    records++;
-  }
-  CHECK_EQ(got, (size_t) NWRITES * LEN);
-  CHECK_EQ(p.write_queue_size, 0);
-  /* 64 buffers a call at most: 16 records for 1,000 writes, a few more
-   * if the kernel took some in pieces. One call per write would be
-   * 1,000. */
-  CHECK(records <= NWRITES / 8);
-  CHECK_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
-  CHECK_EQ(gather_calls, NWRITES);
+  SH_RUN_UNTIL(&loop, gather_calls == 4);
+  for (i = 0; i < 4; i++)
+    CHECK_OK(gather_status[i]);
+  CHECK_EQ(recv(fds[1], rec, sizeof(rec), MSG_DONTWAIT), -1);
+  CHECK_EQ(errno, EAGAIN);
   uv_close((uv_handle_t*) &p, NULL);
   CHECK_OK(close(fds[1]));
   nl_test_close_loop(&loop);
+}
+
+/* Two writers on one pipe: the kernel writes a call of up to PIPE_BUF
+ * bytes whole, so neither writer's 100-byte lines may be cut by the
+ * other's. The pipe holds one page; its reader empties it at every step,
+ * and the steps alternate between our loop writing queued lines and
+ * another writer putting in a line of its own. A call of ours cut short
+ * when the page filled would leave a line half written, and the other's
+ * line would land inside it: every line read must be all one writer's. */
+TEST(pipe_lines_stay_whole_beside_another_writer) {
+  enum { LINE = 100, LINES = 600 };
+  static char lines[LINES][LINE];
+  static char other[LINE];
+  static char buf[65536];
+  char line[LINE];
+  uv_pipe_t p;
+  int fds[2];
+  size_t skip, in_line = 0;
+  int mine = 0, theirs = 0, step, i;
+  ssize_t n;
+  uv_buf_t b;
+  uv_loop_t loop;
+
+  CHECK_OK(uv_loop_init(&loop));
+  skip = full_pipe(fds, 4096);
+  CHECK_OK(uv_pipe_init(&loop, &p, 0));
+  CHECK_OK(uv_pipe_open(&p, dup(fds[1])));
+  writes_init((uv_stream_t*) &p);
+  gather_calls = 0;
+  memset(other, 'B', LINE - 1);
+  other[LINE - 1] = '\n';
+  for (i = 0; i < LINES; i++) {
+    memset(lines[i], 'A', LINE - 1);
+    lines[i][LINE - 1] = '\n';
+    b = uv_buf_init(lines[i], LINE);
+    CHECK_OK(uv_write(&w.req[i], (uv_stream_t*) &p, &b, 1, gather_write_cb));
+  }
+  for (step = 0; mine < LINES; step++) {
+    CHECK(step < 100 * LINES);
+    while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+      for (i = 0; i < n; i++) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        line[in_line++] = buf[i];
+        if (in_line < LINE)
+          continue;
+        CHECK_EQ(line[LINE - 1], '\n');
+        CHECK_EQ(memchr(line, line[0] == 'A' ? 'B' : 'A', LINE - 1), NULL);
+        if (line[0] == 'A')
+          mine++;
+        else
+          theirs++;
+        in_line = 0;
+      }
+    CHECK(n < 0 && errno == EAGAIN);
+    if (step % 2 == 0)
+      (void) uv_run(&loop, UV_RUN_NOWAIT);
+    else
+      CHECK_EQ(write(fds[1], other, LINE), LINE);
+  }
+  CHECK(theirs > 0);
+  SH_RUN_UNTIL(&loop, gather_calls == LINES);
+  for (i = 0; i < LINES; i++)
+    CHECK_OK(gather_status[i]);
+  uv_close((uv_handle_t*) &p, NULL);
+  CHECK_OK(close(fds[0]));
+  CHECK_OK(close(fds[1]));
+  nl_test_close_loop(&loop);
+}
+
+/* A gathered call that fails may fail for a later request: one whose
+ * buffer the kernel cannot read. Each request then gets its own result,
+ * as if written alone: the first and last succeed and their bytes
+ * arrive, the middle one gets UV_EFAULT. */
+TEST(gathered_write_error_goes_to_its_request) {
+  static char good[2][100];
+  uv_tcp_t a, bside;
+  struct sh_sink sink;
+  char* bad;
+  size_t filled = 0;
+  uv_buf_t b;
+  uv_loop_t loop;
+
+  bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(bad != MAP_FAILED);
+  CHECK_OK(uv_loop_init(&loop));
+  sh_tcp_pair(&loop, &a, &bside);
+  sh_fill_kernel((uv_stream_t*) &a, &filled);
+  writes_init((uv_stream_t*) &a);
+  gather_calls = 0;
+  sh_fill(good[0], filled, 100);
+  sh_fill(good[1], filled + 100, 100);
+  b = uv_buf_init(good[0], 100);
+  CHECK_OK(uv_write(&w.req[0], (uv_stream_t*) &a, &b, 1, gather_write_cb));
+  b = uv_buf_init(bad, 100);
+  CHECK_OK(uv_write(&w.req[1], (uv_stream_t*) &a, &b, 1, gather_write_cb));
+  b = uv_buf_init(good[1], 100);
+  CHECK_OK(uv_write(&w.req[2], (uv_stream_t*) &a, &b, 1, gather_write_cb));
+  sh_sink_start(&sink, (uv_stream_t*) &bside);
+  SH_RUN_UNTIL(&loop, gather_calls == 3 && sink.len == filled + 200);
+  CHECK_OK(gather_status[0]);
+  CHECK_EQ(gather_status[1], UV_EFAULT);
+  CHECK_OK(gather_status[2]);
+  CHECK_EQ(sh_mismatch(sink.data, 0, sink.len), sink.len);
+  CHECK_EQ(a.write_queue_size, 0);
+  sh_sink_free(&sink);
+  nl_test_close_loop(&loop);
+  CHECK_OK(munmap(bad, 4096));
 }
 
 /* A slow reader: 16 MB queued in 64 KB writes while the peer does not
