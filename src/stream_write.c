@@ -203,10 +203,13 @@ static int write_gathered(uv_stream_t* s) {
   unsigned int i;
   int atomic = !(s->flags & (UV__STREAM_SOCKET | UV__STREAM_TERMINAL));
 
-  if (s->type == UV_NAMED_PIPE && (s->flags & UV__PIPE_RECORDS))
+  /* Most writes find the queue empty but for themselves: no copying. */
+  q = uv__queue_head(&s->write_queue);
+  if (uv__queue_next(q) == &s->write_queue ||
+      (s->type == UV_NAMED_PIPE && (s->flags & UV__PIPE_RECORDS)))
     return 1;
-  for (q = uv__queue_head(&s->write_queue);
-       q != &s->write_queue && nbufs < UV__WRITE_GATHER; q = uv__queue_next(q)) {
+  for (; q != &s->write_queue && nbufs < UV__WRITE_GATHER;
+       q = uv__queue_next(q)) {
     req = uv__container_of(q, uv_write_t, queue);
     if (req->send_handle != NULL)
       break;
