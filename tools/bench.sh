@@ -1,8 +1,8 @@
 #!/bin/sh
 # make bench: builds every bench/*.c twice from the same source, against
 # nodeloop (build/) and against Debian's libuv (libuv1-dev), runs them in
-# alternation (nodeloop's binary twice: with io_uring, and with
-# NODELOOP_IO_URING=0) and prints the median of each RESULT line for each,
+# alternation, the order reversed every other round (nodeloop's binary
+# twice: with io_uring, and with NODELOOP_IO_URING=0) and prints the median of each RESULT line for each,
 # with the ratios to libuv (>1 means nodeloop is better). bench/floor_*.c use no uv.h: they
 # measure what the kernel alone does for the same work, are built once
 # and printed afterwards as "kernel floors", value only.
@@ -53,8 +53,12 @@ for src in bench/*.c; do
   esac
   i=0
   while [ $i -lt "$runs" ]; do
-    # nouring: nodeloop's binary with io_uring switched off.
-    for lib in nodeloop nouring libuv; do
+    # nouring: nodeloop's binary with io_uring switched off. The order is
+    # reversed every other round, so a machine that speeds up or slows
+    # down during a round favours no library.
+    order="nodeloop nouring libuv"
+    [ $((i % 2)) = 1 ] && order="libuv nouring nodeloop"
+    for lib in $order; do
       case $lib in
         nouring) NODELOOP_IO_URING=0 "$out/nodeloop/$name" ;;
         *) "$out/$lib/$name" ;;
