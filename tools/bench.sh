@@ -75,7 +75,7 @@ awk '
     for (i = 1; i <= m; i++) a[i] = v[lib, key, i]
     for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
       if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return a[int((m + 1) / 2)]
+    return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
   }
   END {
     printf "%-26s %12s %12s %12s  %-12s %s\n", "benchmark", "nodeloop", "no io_uring",
@@ -99,7 +99,7 @@ awk '
     for (i = 1; i <= m; i++) a[i] = v[key, i]
     for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
       if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return a[int((m + 1) / 2)]
+    return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
   }
   END {
     printf "%-34s %14s  %s\n", "kernel floors", "median", "unit"
