@@ -98,6 +98,23 @@ const char* nl_test_tmpdir(void) {
   return tmpdir;
 }
 
+long nl_test_proc_value(const char* path, const char* key) {
+  char line[256];
+  size_t len = strlen(key);
+  long v = -1;
+  FILE* f = fopen(path, "r");
+
+  CHECK(f != NULL);
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, key, len) == 0) {
+      v = strtol(line + len, NULL, 10);
+      break;
+    }
+  fclose(f);
+  CHECK(v >= 0);
+  return v;
+}
+
 /* ThreadSanitizer allocates a thread's signal state at the thread's first
  * blocking call, and a signal that lands during that allocation is lost
  * (seen: a SIGCHLD during the first epoll_wait after the ring poller's

@@ -508,16 +508,7 @@ static void gather_write_cb(uv_write_t* req, int status) {
 /* write(2) and writev(2) calls this thread made (send and sendmsg are not
  * counted). */
 static long thread_write_calls(void) {
-  char line[256];
-  long v = -1;
-  FILE* f = fopen("/proc/thread-self/io", "r");
-  CHECK(f != NULL);
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (strncmp(line, "syscw:", 6) == 0)
-      v = atol(line + 6);
-  fclose(f);
-  CHECK(v >= 0);
-  return v;
+  return nl_test_proc_value("/proc/thread-self/io", "syscw:");
 }
 
 /* A pipe(2) filled to the brim, non-blocking at both ends, of the given

@@ -206,16 +206,7 @@ static void thread_noop(void* arg) {
 }
 
 static int count_threads(void) {
-  char line[256];
-  int threads = -1;
-  FILE* f = fopen("/proc/self/status", "r");
-
-  CHECK(f != NULL);
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "Threads: %d", &threads) == 1)
-      break;
-  fclose(f);
-  return threads;
+  return (int) nl_test_proc_value("/proc/self/status", "Threads:");
 }
 
 TEST(size_clamped_to_1024) {

@@ -62,6 +62,10 @@ _Noreturn void nl_test_skip(const char* why);
  * that sanitizers see a clean exit. */
 void nl_test_close_loop(uv_loop_t* loop);
 
+/* The number after key on its line of a /proc file of "key value" lines
+ * ("/proc/self/status", "Threads:"); fails the test if there is none. */
+long nl_test_proc_value(const char* path, const char* key);
+
 /* A scratch directory for this test process, created on first use. */
 const char* nl_test_tmpdir(void);
 
