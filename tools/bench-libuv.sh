@@ -8,6 +8,7 @@
 # against the libuv run beside it in time. Needs ../shared/conformance (the team's checkout of
 # libuv's benchmark runner); skipped without it.
 #   tools/bench-libuv.sh [REGEX]     default: streams, UDP, spawn
+#   BENCH_REPARSE=1 tools/bench-libuv.sh [REGEX]   the summary of the last run again
 set -eu
 cd "$(dirname "$0")/.."
 runner=../shared/conformance/run-benchmarks.sh
@@ -26,23 +27,26 @@ while [ $i -lt "$runs" ]; do
   [ $((i % 2)) = 1 ] && order="libuv nodeloop"
   for lib in $order; do
     if [ $lib = nodeloop ]; then dir=build/compat; else dir=/usr/lib/x86_64-linux-gnu; fi
-    "$runner" --lib "$dir" --filter "$filter" > "$out/$lib.$i.txt" 2>&1 || true
+    # BENCH_REPARSE=1 summarises the runs already in $out again.
+    [ -n "${BENCH_REPARSE:-}" ] ||
+      "$runner" --lib "$dir" --filter "$filter" > "$out/$lib.$i.txt" 2>&1 || true
     # One "lib name value unit better" line per benchmark that finished.
     awk -v lib=$lib -v round=$i '
       /^### / { name = $2; ok = ($3 == "OK"); got = 0; next }
-      !ok || got || name == "" { next }
-      /write requests in/ { v = $0; sub(/.* in /, "", v); sub(/s\..*/, "", v)
-                            print round, lib, name, v, "s", "lower"; got = 1; next }
-      /pingers, ~ / { v = $0; sub(/.*~ /, "", v); split(v, w, " ")
-                      print round, lib, name, w[1], "roundtrips/s", "higher"; got = 1; next }
       # fs_stat: one line per concurrency; the runner prints the rate only
       # up to about 20 in flight ("<buffer too small>" after, and the lines
-      # around it can run together): 1 to 16 are kept.
-      name == "fs_stat" && /stats \([0-9]+ concurrent\): .*\([0-9,]+\/s\)/ {
+      # around it can run together): 1 to 16 are kept. Before the "got"
+      # test: the synchronous line above them is a figure too.
+      ok && name == "fs_stat" && /stats \([0-9]+ concurrent\): .*\([0-9,]+\/s\)/ {
         c = $0; sub(/.*stats \(/, "", c); sub(/ concurrent.*/, "", c)
         v = $0; sub(/.*\(/, "", v); sub(/\/s\).*/, "", v); gsub(/,/, "", v)
         if (c + 0 <= 16) print round, lib, "fs_stat_c" c, v, "stats/s", "higher"
         next }
+      !ok || got || name == "" || name == "sizes" { next }
+      /write requests in/ { v = $0; sub(/.* in /, "", v); sub(/s\..*/, "", v)
+                            print round, lib, name, v, "s", "lower"; got = 1; next }
+      /pingers, ~ / { v = $0; sub(/.*~ /, "", v); split(v, w, " ")
+                      print round, lib, name, w[1], "roundtrips/s", "higher"; got = 1; next }
       /\/s received/ { v = $3; sub(/\/s/, "", v)
                       print round, lib, name, v, "received/s", "higher"; got = 1; next }
       # A rate in parentheses, whatever comes before it: "(874,185/sec)",
