@@ -5,10 +5,11 @@
 # machine slowing or speeding up during a round favours neither); prints
 # the median of each library's runs, the median of the rounds' ratios (>1
 # means nodeloop is better) and each round's ratio in order: nodeloop
-# against the libuv run beside it in time. Needs ../shared/conformance (the team's checkout of
-# libuv's benchmark runner); skipped without it.
-#   tools/bench-libuv.sh [REGEX]     default: streams, UDP, spawn
-#   BENCH_REPARSE=1 tools/bench-libuv.sh [REGEX]   the summary of the last run again
+# against the libuv run beside it in time. Needs ../shared/conformance
+# (the team's checkout of libuv's benchmark runner); skipped without it.
+#   tools/bench-libuv.sh [REGEX]     default: streams, UDP, spawn, fs_stat
+#   BENCH_REPARSE=1 tools/bench-libuv.sh [REGEX]
+#                                    the summary of the last run, again
 set -eu
 cd "$(dirname "$0")/.."
 runner=../shared/conformance/run-benchmarks.sh

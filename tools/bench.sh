@@ -2,10 +2,11 @@
 # make bench: builds every bench/*.c twice from the same source, against
 # nodeloop (build/) and against Debian's libuv (libuv1-dev), runs them in
 # alternation, the order reversed every other round (nodeloop's binary
-# twice: with io_uring, and with NODELOOP_IO_URING=0) and prints the median of each RESULT line for each,
-# with the ratios to libuv (>1 means nodeloop is better). bench/floor_*.c use no uv.h: they
-# measure what the kernel alone does for the same work, are built once
-# and printed afterwards as "kernel floors", value only.
+# twice: with io_uring, and with NODELOOP_IO_URING=0), and prints the
+# median of each RESULT line for each, with the ratios to libuv (>1 means
+# nodeloop is better). bench/floor_*.c use no uv.h: they measure what the
+# kernel alone does for the same work, are built once and printed
+# afterwards as "kernel floors", value only.
 set -eu
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-3}
